@@ -1,0 +1,19 @@
+//! aws-auth-migrate: move Amazon EKS clusters from the `aws-auth` ConfigMap to EKS access
+//! entries.
+//!
+//! Data flows one way: sources → model → plan → report. [`awsauth`] reads the ConfigMap the
+//! way aws-iam-authenticator does, [`translate`] holds the translation rules, [`plan`] makes a
+//! serialisable plan per cluster and [`report`] renders it.
+
+pub mod arn;
+pub mod awsauth;
+pub mod cli;
+pub mod findings;
+pub mod model;
+pub mod options;
+pub mod plan;
+pub mod report;
+pub mod source;
+pub mod translate;
+pub mod yaml;
+pub mod yaml11;

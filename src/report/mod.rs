@@ -1,0 +1,83 @@
+//! Renderers for plans: a table for people (default), JSON and YAML for machines (the
+//! versioned schema in docs/plan-schema.md), markdown for pull requests.
+
+mod markdown;
+mod table;
+
+use std::fmt::Write as _;
+
+use crate::model::{AccessEntry, Severity};
+use crate::plan::{FleetPlan, InputError};
+
+pub use markdown::markdown;
+pub use table::table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+    Markdown,
+}
+
+/// Renders `plan` in `format`.
+pub fn render(plan: &FleetPlan, format: Format) -> String {
+    match format {
+        Format::Table => table(plan),
+        Format::Markdown => markdown(plan),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
+            s.push('\n');
+            s
+        }
+        Format::Yaml => serde_saphyr::to_string(plan).expect("plans serialize"),
+    }
+}
+
+/// Input errors as a compiler prints them: location, message, the line and a caret.
+pub fn render_errors(errors: &[InputError]) -> String {
+    let mut out = String::new();
+    for e in errors {
+        let _ = writeln!(out, "error: {}: {}", e.location, e.message);
+        out.push_str(&e.snippet);
+    }
+    out
+}
+
+/// What a column shows for an entry's username.
+fn username_cell(e: &AccessEntry) -> String {
+    match (&e.username, e.entry_type.is_node()) {
+        (_, true) => "(set by EKS)".into(),
+        (Some(u), false) => u.clone(),
+        (None, false) => "(EKS default)".into(),
+    }
+}
+
+fn groups_cell(e: &AccessEntry) -> String {
+    e.kubernetes_groups.join(", ")
+}
+
+fn policies_cell(e: &AccessEntry) -> String {
+    e.access_policies
+        .iter()
+        .map(|p| format!("{} ({})", p.policy_name(), p.access_scope))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn count_line(blockers: usize, warnings: usize, info: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}, {info} info",
+        plural(blockers, "blocker"),
+        plural(warnings, "warning")
+    )
+}
+
+fn severity_order(s: Severity) -> u8 {
+    match s {
+        Severity::Blocker => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    }
+}
