@@ -49,7 +49,10 @@ impl Principal {
             PrincipalKind::User => "user",
             _ => "role",
         };
-        format!("arn:{}:iam::{}:{kind}{path}{}", self.partition, self.account, self.name)
+        format!(
+            "arn:{}:iam::{}:{kind}{path}{}",
+            self.partition, self.account, self.name
+        )
     }
 
     /// EKS's default username for a STANDARD entry of this principal (domain.md §2.6).
@@ -141,9 +144,11 @@ pub fn parse(arn: &str) -> Result<Principal, ArnProblem> {
             let role = rest.split('/').next().unwrap_or_default();
             principal(PrincipalKind::AssumedRole, role, "/")
         }
-        "sts" if lower.starts_with("federated-user/") => {
-            principal(PrincipalKind::FederatedUser, &resource["federated-user/".len()..], "/")
-        }
+        "sts" if lower.starts_with("federated-user/") => principal(
+            PrincipalKind::FederatedUser,
+            &resource["federated-user/".len()..],
+            "/",
+        ),
         _ => malformed(&format!(
             "`{service}:{}` is not a role, user, root or federated-user ARN",
             resource.split('/').next().unwrap_or_default()
@@ -157,10 +162,16 @@ pub fn normalized(p: &Principal) -> String {
         PrincipalKind::Role | PrincipalKind::User => p.iam_arn(&p.path),
         PrincipalKind::Root => format!("arn:{}:iam::{}:root", p.partition, p.account),
         PrincipalKind::FederatedUser => {
-            format!("arn:{}:sts::{}:federated-user/{}", p.partition, p.account, p.name)
+            format!(
+                "arn:{}:sts::{}:federated-user/{}",
+                p.partition, p.account, p.name
+            )
         }
         PrincipalKind::AssumedRole => {
-            format!("arn:{}:sts::{}:assumed-role/{}", p.partition, p.account, p.name)
+            format!(
+                "arn:{}:sts::{}:assumed-role/{}",
+                p.partition, p.account, p.name
+            )
         }
     }
 }
@@ -172,29 +183,49 @@ mod tests {
     #[test]
     fn roles_users_and_paths() {
         let r = parse("arn:aws:iam::111122223333:role/admin").unwrap();
-        assert_eq!((r.kind, r.name.as_str(), r.path.as_str()), (PrincipalKind::Role, "admin", "/"));
+        assert_eq!(
+            (r.kind, r.name.as_str(), r.path.as_str()),
+            (PrincipalKind::Role, "admin", "/")
+        );
         let r = parse("arn:aws-cn:iam::111122223333:role/team/dev/deploy").unwrap();
         assert_eq!((r.name.as_str(), r.path.as_str()), ("deploy", "/team/dev/"));
-        assert_eq!(r.iam_arn("/x/"), "arn:aws-cn:iam::111122223333:role/x/deploy");
+        assert_eq!(
+            r.iam_arn("/x/"),
+            "arn:aws-cn:iam::111122223333:role/x/deploy"
+        );
         let u = parse("ARN:AWS:IAM::111122223333:USER/ops/Alice").unwrap();
-        assert_eq!((u.kind, u.name.as_str(), u.path.as_str()), (PrincipalKind::User, "Alice", "/ops/"));
+        assert_eq!(
+            (u.kind, u.name.as_str(), u.path.as_str()),
+            (PrincipalKind::User, "Alice", "/ops/")
+        );
         assert_eq!(normalized(&u), "arn:aws:iam::111122223333:user/ops/Alice");
     }
 
     #[test]
     fn other_principals() {
-        assert_eq!(parse("arn:aws:iam::111122223333:root").unwrap().kind, PrincipalKind::Root);
-        let a = parse("arn:aws:sts::111122223333:assumed-role/admin/session").unwrap();
-        assert_eq!((a.kind, a.name.as_str()), (PrincipalKind::AssumedRole, "admin"));
         assert_eq!(
-            parse("arn:aws:sts::111122223333:federated-user/bob").unwrap().kind,
+            parse("arn:aws:iam::111122223333:root").unwrap().kind,
+            PrincipalKind::Root
+        );
+        let a = parse("arn:aws:sts::111122223333:assumed-role/admin/session").unwrap();
+        assert_eq!(
+            (a.kind, a.name.as_str()),
+            (PrincipalKind::AssumedRole, "admin")
+        );
+        assert_eq!(
+            parse("arn:aws:sts::111122223333:federated-user/bob")
+                .unwrap()
+                .kind,
             PrincipalKind::FederatedUser
         );
     }
 
     #[test]
     fn malformed_arns() {
-        assert_eq!(parse(" arn:aws:iam::111122223333:role/a"), Err(ArnProblem::Whitespace));
+        assert_eq!(
+            parse(" arn:aws:iam::111122223333:role/a"),
+            Err(ArnProblem::Whitespace)
+        );
         for bad in [
             "role/a",
             "arn:aws:iam::1111:role/a",
@@ -209,12 +240,16 @@ mod tests {
 
     #[test]
     fn service_linked_and_identity_center() {
-        assert!(parse("arn:aws:iam::111122223333:role/AWSServiceRoleForAmazonEMRContainers")
-            .unwrap()
-            .is_service_linked_role());
-        assert!(parse("arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef")
-            .unwrap()
-            .is_identity_center_role());
+        assert!(
+            parse("arn:aws:iam::111122223333:role/AWSServiceRoleForAmazonEMRContainers")
+                .unwrap()
+                .is_service_linked_role()
+        );
+        assert!(
+            parse("arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123456789abcdef")
+                .unwrap()
+                .is_identity_center_role()
+        );
     }
 
     #[test]
@@ -225,6 +260,9 @@ mod tests {
             "arn:aws-us-gov:sts::111122223333:assumed-role/deploy/{{SessionName}}"
         );
         let u = parse("arn:aws:iam::111122223333:user/ops/alice").unwrap();
-        assert_eq!(u.default_username("/ops/"), "arn:aws:iam::111122223333:user/ops/alice");
+        assert_eq!(
+            u.default_username("/ops/"),
+            "arn:aws:iam::111122223333:user/ops/alice"
+        );
     }
 }

@@ -98,7 +98,9 @@ fn run_plan(args: PlanArgs) -> i32 {
     eprint!("{}", report::render_errors(&fleet.errors));
     let rendered = report::render(&fleet, args.output);
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush())
+    if let Err(e) = stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return fail(&format!("cannot write the plan: {e}"));

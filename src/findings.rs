@@ -67,6 +67,7 @@ catalogue! {
     "group-template" Blocker "a templated group name has no access-entry equivalent";
     "group-empty" Warning "an empty group name is dropped";
     "group-reserved-prefix" Warning "a group with an eks:, aws:, amazon: or iam: prefix may be rejected";
+    "group-whitespace" Warning "a group name contains white space: list items merged by stray indentation?";
     "group-duplicate" Info "a group is listed twice; it is sent once";
     "policy-map-applied" Info "a group became an access policy through --policy-map";
     "role-path-unverified" Info "a role's IAM path cannot be checked offline; `/` is assumed";
@@ -103,8 +104,16 @@ mod tests {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/findings.md"))
             .expect("docs/findings.md exists");
         for (i, c) in CATALOGUE.iter().enumerate() {
-            assert!(CATALOGUE[..i].iter().all(|o| o.code != c.code), "duplicate {}", c.code);
-            assert!(doc.contains(&format!("`{}`", c.code)), "{} is not documented in docs/findings.md", c.code);
+            assert!(
+                CATALOGUE[..i].iter().all(|o| o.code != c.code),
+                "duplicate {}",
+                c.code
+            );
+            assert!(
+                doc.contains(&format!("`{}`", c.code)),
+                "{} is not documented in docs/findings.md",
+                c.code
+            );
         }
     }
 }

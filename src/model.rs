@@ -245,7 +245,10 @@ pub struct PolicyAssociation {
 impl PolicyAssociation {
     /// The policy's name, the last segment of its ARN.
     pub fn policy_name(&self) -> &str {
-        self.policy_arn.rsplit('/').next().unwrap_or(&self.policy_arn)
+        self.policy_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.policy_arn)
     }
 }
 

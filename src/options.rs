@@ -97,7 +97,9 @@ impl PolicyMap {
         if let Some(v) = &file.api_version
             && v != "aws-auth-migrate/v1"
         {
-            return Err(err(format!("apiVersion `{v}` is not supported; use aws-auth-migrate/v1")));
+            return Err(err(format!(
+                "apiVersion `{v}` is not supported; use aws-auth-migrate/v1"
+            )));
         }
         let mut groups = BTreeMap::new();
         for (group, g) in file.groups {
@@ -118,18 +120,28 @@ impl PolicyMap {
                 (None | Some("cluster"), true) => AccessScope::Cluster,
                 (None | Some("namespace"), false) => {
                     if let Some(bad) = g.namespaces.iter().find(|n| !valid_namespace_pattern(n)) {
-                        return Err(err(format!("group `{group}`: `{bad}` is not a namespace name or pattern")));
+                        return Err(err(format!(
+                            "group `{group}`: `{bad}` is not a namespace name or pattern"
+                        )));
                     }
-                    AccessScope::Namespace { namespaces: g.namespaces }
+                    AccessScope::Namespace {
+                        namespaces: g.namespaces,
+                    }
                 }
                 (Some("cluster"), false) => {
-                    return Err(err(format!("group `{group}`: a cluster scope takes no namespaces")));
+                    return Err(err(format!(
+                        "group `{group}`: a cluster scope takes no namespaces"
+                    )));
                 }
                 (Some("namespace"), true) => {
-                    return Err(err(format!("group `{group}`: a namespace scope needs at least one namespace")));
+                    return Err(err(format!(
+                        "group `{group}`: a namespace scope needs at least one namespace"
+                    )));
                 }
                 (Some(other), _) => {
-                    return Err(err(format!("group `{group}`: scope `{other}` is neither `cluster` nor `namespace`")));
+                    return Err(err(format!(
+                        "group `{group}`: scope `{other}` is neither `cluster` nor `namespace`"
+                    )));
                 }
             };
             groups.insert(
@@ -149,7 +161,8 @@ impl PolicyMap {
 fn valid_namespace_pattern(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 63
-        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*')
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*')
 }
 
 impl RolePaths {
@@ -166,12 +179,16 @@ impl RolePaths {
         let mut paths = BTreeMap::new();
         for (key, path) in file.roles {
             if !path.starts_with('/') || !path.ends_with('/') {
-                return Err(err(format!("role `{key}`: the path `{path}` must start and end with `/`")));
+                return Err(err(format!(
+                    "role `{key}`: the path `{path}` must start and end with `/`"
+                )));
             }
             if let Some((account, _)) = key.split_once(':')
                 && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
             {
-                return Err(err(format!("role `{key}`: `{account}` is not a 12-digit account id")));
+                return Err(err(format!(
+                    "role `{key}`: `{account}` is not a 12-digit account id"
+                )));
             }
             paths.insert(key.to_lowercase(), path);
         }

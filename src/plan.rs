@@ -74,16 +74,15 @@ pub fn plan_source(
     let auth = match awsauth::read(source) {
         Ok(auth) => auth,
         Err(e) => {
-            return (
-                None,
-                vec![input_error(source, e.location, e.message)],
-            );
+            return (None, vec![input_error(source, e.location, e.message)]);
         }
     };
     let errors: Vec<InputError> = auth
         .key_errors
         .iter()
-        .map(|KeyError { location, message }| input_error(source, location.clone(), message.clone()))
+        .map(|KeyError { location, message }| {
+            input_error(source, location.clone(), message.clone())
+        })
         .collect();
     let translation = translate::translate(&auth, options);
     let mut findings = auth.findings;
@@ -161,7 +160,10 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
                         .collect();
                     found.sort();
                     if found.is_empty() {
-                        errors.push(fail(input, "the folder holds no .yaml, .yml or .json file".into()));
+                        errors.push(fail(
+                            input,
+                            "the folder holds no .yaml, .yml or .json file".into(),
+                        ));
                     }
                     files.extend(found);
                 }
@@ -195,7 +197,11 @@ pub fn plan_files(inputs: &[PathBuf], options: Options<'_>) -> FleetPlan {
                     let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
                     let source = SourceFile::new(name.as_str(), valid);
                     let location = source.location_of_offset(offset);
-                    errors.push(input_error(&source, location, "the file is not UTF-8 text".into()));
+                    errors.push(input_error(
+                        &source,
+                        location,
+                        "the file is not UTF-8 text".into(),
+                    ));
                     continue;
                 }
             },

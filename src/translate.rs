@@ -105,11 +105,14 @@ pub fn translate(auth: &AwsAuth, options: Options<'_>) -> Translation {
         ));
     }
     mark_ambiguous_principals(&mut mappings);
-    let entries: Vec<&AccessEntry> = mappings.iter().filter_map(|p| p.access_entry.as_ref()).collect();
+    let entries: Vec<&AccessEntry> = mappings
+        .iter()
+        .filter_map(|p| p.access_entry.as_ref())
+        .collect();
     let has_admin = entries.iter().any(|e| {
-        e.access_policies
-            .iter()
-            .any(|p| p.policy_name() == CLUSTER_ADMIN_POLICY && p.access_scope == AccessScope::Cluster)
+        e.access_policies.iter().any(|p| {
+            p.policy_name() == CLUSTER_ADMIN_POLICY && p.access_scope == AccessScope::Cluster
+        })
     });
     if !has_admin {
         findings.push(finding(
@@ -120,7 +123,10 @@ pub fn translate(auth: &AwsAuth, options: Options<'_>) -> Translation {
     if entries.len() > MAX_ENTRIES {
         findings.push(finding(
             "entry-limit",
-            format!("the plan needs {} access entries; EKS allows at most {MAX_ENTRIES} per cluster", entries.len()),
+            format!(
+                "the plan needs {} access entries; EKS allows at most {MAX_ENTRIES} per cluster",
+                entries.len()
+            ),
         ));
     }
     Translation { mappings, findings }
@@ -130,7 +136,11 @@ fn abbreviate(names: &[&str], max: usize) -> String {
     if names.len() <= max {
         names.join(", ")
     } else {
-        format!("{}, and {} more", names[..max].join(", "), names.len() - max)
+        format!(
+            "{}, and {} more",
+            names[..max].join(", "),
+            names.len() - max
+        )
     }
 }
 
@@ -140,7 +150,10 @@ fn mark_ambiguous_principals(mappings: &mut [PlannedMapping]) {
     let mut by_arn: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in mappings.iter().enumerate() {
         if let Some(e) = &p.access_entry {
-            by_arn.entry(e.principal_arn.to_lowercase()).or_default().push(i);
+            by_arn
+                .entry(e.principal_arn.to_lowercase())
+                .or_default()
+                .push(i);
         }
     }
     for indices in by_arn.into_values().filter(|v| v.len() > 1) {
@@ -175,7 +188,10 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
     if m.status != MappingStatus::Effective {
         return planned;
     }
-    let mut ctx = Ctx { mapping: m, findings };
+    let mut ctx = Ctx {
+        mapping: m,
+        findings,
+    };
     planned.action = Action::Keep;
     if m.id.section == Section::MapAccounts {
         ctx.note(
@@ -201,11 +217,23 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
     planned.principal = Some(principal.clone());
     match principal.kind {
         PrincipalKind::Root => {
-            ctx.note("root-principal", format!("`{}` is the account root user; access entries accept only IAM roles and users", m.arn));
+            ctx.note(
+                "root-principal",
+                format!(
+                    "`{}` is the account root user; access entries accept only IAM roles and users",
+                    m.arn
+                ),
+            );
             return planned;
         }
         PrincipalKind::FederatedUser => {
-            ctx.note("federated-user", format!("`{}` is an STS federated user; access entries accept only IAM roles and users", m.arn));
+            ctx.note(
+                "federated-user",
+                format!(
+                    "`{}` is an STS federated user; access entries accept only IAM roles and users",
+                    m.arn
+                ),
+            );
             return planned;
         }
         _ => {}
@@ -228,14 +256,23 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
     }
     let normal = arn::normalized(&principal);
     if normal != m.arn {
-        ctx.note("arn-spelling", format!("`{}` is written with upper-case fixed parts; the access entry uses `{normal}`", m.arn));
+        ctx.note(
+            "arn-spelling",
+            format!(
+                "`{}` is written with upper-case fixed parts; the access entry uses `{normal}`",
+                m.arn
+            ),
+        );
     }
     if let Some(account) = options.cluster_account
         && principal.account != account
     {
         ctx.note(
             "cross-account-principal",
-            format!("`{}` lives in account {}, not in the cluster's account {account}", m.arn, principal.account),
+            format!(
+                "`{}` lives in account {}, not in the cluster's account {account}",
+                m.arn, principal.account
+            ),
         );
     }
     if principal.is_service_linked_role() {
@@ -247,6 +284,12 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
             ),
         );
         return planned;
+    }
+    for g in m.groups.iter().filter(|g| g.contains(char::is_whitespace)) {
+        ctx.note(
+            "group-whitespace",
+            format!("group `{g}` contains white space; a stray space before a list item merges items into one group, so check the indentation"),
+        );
     }
     let path = role_path(&principal, options, &mut ctx);
     let username = m.username.as_deref().unwrap_or_default();
@@ -267,7 +310,10 @@ fn role_path(p: &Principal, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Stri
         return p.path.clone();
     }
     if let Some(path) = options.role_paths.and_then(|r| r.path(&p.account, &p.name)) {
-        ctx.note("role-path-from-file", format!("role `{}` uses the path `{path}` from --role-paths", p.name));
+        ctx.note(
+            "role-path-from-file",
+            format!("role `{}` uses the path `{path}` from --role-paths", p.name),
+        );
         return path.to_string();
     }
     if p.is_identity_center_role() {
@@ -282,7 +328,12 @@ fn role_path(p: &Principal, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Stri
     "/".to_string()
 }
 
-fn node_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Option<AccessEntry> {
+fn node_entry(
+    p: &Principal,
+    path: &str,
+    options: Options<'_>,
+    ctx: &mut Ctx<'_, '_>,
+) -> Option<AccessEntry> {
     let m = ctx.mapping;
     let username = m.username.as_deref().unwrap_or_default();
     if p.kind != PrincipalKind::Role {
@@ -331,7 +382,11 @@ fn node_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx<'_,
         EntryType::HybridLinux
     };
     if username == SESSION_NODE_USERNAME {
-        let other = if entry_type == EntryType::FargateLinux { EntryType::HybridLinux } else { EntryType::FargateLinux };
+        let other = if entry_type == EntryType::FargateLinux {
+            EntryType::HybridLinux
+        } else {
+            EntryType::FargateLinux
+        };
         ctx.note(
             "node-role-heuristic",
             format!(
@@ -342,13 +397,17 @@ fn node_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx<'_,
         );
     }
     let managed = match entry_type {
-        EntryType::FargateLinux => "; EKS creates it itself at the switch to API_AND_CONFIG_MAP and the tool adopts it",
-        EntryType::Ec2Linux | EntryType::Ec2Windows => "; for a managed node group EKS creates it itself at the switch and the tool adopts it",
+        EntryType::FargateLinux => {
+            "; EKS creates it itself at the switch to API_AND_CONFIG_MAP and the tool adopts it"
+        }
+        EntryType::Ec2Linux | EntryType::Ec2Windows => {
+            "; for a managed node group EKS creates it itself at the switch and the tool adopts it"
+        }
         _ => "",
     };
     ctx.note(
         "node-role",
-        format!("role `{}` becomes a {entry_type} access entry; EKS fixes its username and groups{managed}", p.name),
+        format!("role `{}` becomes an access entry of type {entry_type}; EKS fixes its username and groups{managed}", p.name),
     );
     Some(AccessEntry {
         principal_arn: p.iam_arn(path),
@@ -359,37 +418,64 @@ fn node_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx<'_,
     })
 }
 
-fn standard_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Option<AccessEntry> {
+fn standard_entry(
+    p: &Principal,
+    path: &str,
+    options: Options<'_>,
+    ctx: &mut Ctx<'_, '_>,
+) -> Option<AccessEntry> {
     let m = ctx.mapping;
     let mut blocked = false;
     let mut groups: Vec<String> = Vec::new();
     let mut policies: Vec<PolicyAssociation> = Vec::new();
-    let kept_others = m.groups.iter().any(|g| g != "system:masters" && !g.is_empty());
+    let kept_others = m
+        .groups
+        .iter()
+        .any(|g| g != "system:masters" && !g.is_empty());
     for g in &m.groups {
         if g.is_empty() {
-            ctx.note("group-empty", "an empty group name is dropped; it grants nothing".to_string());
+            ctx.note(
+                "group-empty",
+                "an empty group name is dropped; it grants nothing".to_string(),
+            );
             continue;
         }
         if g == "system:masters" {
-            push_policy(&mut policies, access_policy_arn(&p.partition, CLUSTER_ADMIN_POLICY), AccessScope::Cluster);
+            push_policy(
+                &mut policies,
+                access_policy_arn(&p.partition, CLUSTER_ADMIN_POLICY),
+                AccessScope::Cluster,
+            );
             ctx.note(
                 "system-masters",
                 format!(
                     "system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope{}",
-                    if kept_others { "; the other groups are kept" } else { "" }
+                    if kept_others {
+                        "; the other groups are kept"
+                    } else {
+                        ""
+                    }
                 ),
             );
             continue;
         }
         if let Some(gp) = options.policy_map.and_then(|pm| pm.groups.get(g)) {
-            push_policy(&mut policies, access_policy_arn(&p.partition, &gp.policy), gp.scope.clone());
+            push_policy(
+                &mut policies,
+                access_policy_arn(&p.partition, &gp.policy),
+                gp.scope.clone(),
+            );
             ctx.note(
                 "policy-map-applied",
                 format!(
                     "group `{g}` becomes {} ({}) as --policy-map says{}",
                     gp.policy,
                     gp.scope,
-                    if gp.keep_group { "; the group is kept too" } else { "" }
+                    if gp.keep_group {
+                        "; the group is kept too"
+                    } else {
+                        ""
+                    }
                 ),
             );
             if !gp.keep_group {
@@ -418,14 +504,20 @@ fn standard_entry(p: &Principal, path: &str, options: Options<'_>, ctx: &mut Ctx
             blocked = true;
             continue;
         }
-        if let Some(prefix) = RESERVED_USERNAME_PREFIXES[1..].iter().find(|pre| group.starts_with(*pre)) {
+        if let Some(prefix) = RESERVED_USERNAME_PREFIXES[1..]
+            .iter()
+            .find(|pre| group.starts_with(*pre))
+        {
             ctx.note(
                 "group-reserved-prefix",
                 format!("group `{group}` starts with `{prefix}`; EKS may reject it (only system: is documented as forbidden)"),
             );
         }
         if groups.contains(&group) {
-            ctx.note("group-duplicate", format!("group `{group}` is listed more than once"));
+            ctx.note(
+                "group-duplicate",
+                format!("group `{group}` is listed more than once"),
+            );
             continue;
         }
         groups.push(group);
@@ -454,7 +546,10 @@ fn push_policy(policies: &mut Vec<PolicyAssociation>, policy_arn: String, scope:
     match policies.iter_mut().find(|p| p.policy_arn == policy_arn) {
         Some(existing) => {
             existing.access_scope = match (&existing.access_scope, scope) {
-                (AccessScope::Namespace { namespaces: a }, AccessScope::Namespace { namespaces: b }) => {
+                (
+                    AccessScope::Namespace { namespaces: a },
+                    AccessScope::Namespace { namespaces: b },
+                ) => {
                     let mut all = a.clone();
                     all.extend(b.into_iter().filter(|n| !a.contains(n)));
                     AccessScope::Namespace { namespaces: all }
@@ -470,7 +565,11 @@ fn push_policy(policies: &mut Vec<PolicyAssociation>, policy_arn: String, scope:
 }
 
 /// The username to send, `None` for EKS's default; `Err` when EKS would refuse it.
-fn standard_username(p: &Principal, path: &str, ctx: &mut Ctx<'_, '_>) -> Result<Option<String>, ()> {
+fn standard_username(
+    p: &Principal,
+    path: &str,
+    ctx: &mut Ctx<'_, '_>,
+) -> Result<Option<String>, ()> {
     let written = ctx.mapping.username.clone().unwrap_or_default();
     if written.is_empty() {
         ctx.note(
@@ -486,14 +585,19 @@ fn standard_username(p: &Principal, path: &str, ctx: &mut Ctx<'_, '_>) -> Result
         Some(expanded) => {
             ctx.note(
                 "username-account-id",
-                format!("`{written}` becomes `{expanded}`: {{{{AccountID}}}} is the principal's account"),
+                format!(
+                    "`{written}` becomes `{expanded}`: {{{{AccountID}}}} is the principal's account"
+                ),
             );
             expanded
         }
         None => written.clone(),
     };
     let mut ok = true;
-    if let Some(prefix) = RESERVED_USERNAME_PREFIXES.iter().find(|pre| username.starts_with(*pre)) {
+    if let Some(prefix) = RESERVED_USERNAME_PREFIXES
+        .iter()
+        .find(|pre| username.starts_with(*pre))
+    {
         ctx.note(
             "username-reserved-prefix",
             format!(
@@ -537,7 +641,8 @@ fn standard_username(p: &Principal, path: &str, ctx: &mut Ctx<'_, '_>) -> Result
 }
 
 fn expand_account(text: &str, account: &str) -> Option<String> {
-    text.contains("{{AccountID}}").then(|| text.replace("{{AccountID}}", account))
+    text.contains("{{AccountID}}")
+        .then(|| text.replace("{{AccountID}}", account))
 }
 
 /// Every `{{…}}` placeholder in `text`, in order.
@@ -546,7 +651,9 @@ fn templates(text: &str) -> Vec<&str> {
     let mut rest = text;
     let mut offset = 0;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
         let t = &text[offset + start..offset + start + len + 2];
         out.push(t);
         offset += start + len + 2;
@@ -561,7 +668,10 @@ mod tests {
 
     #[test]
     fn finds_templates() {
-        assert_eq!(templates("a:{{SessionName}}-{{X}}"), ["{{SessionName}}", "{{X}}"]);
+        assert_eq!(
+            templates("a:{{SessionName}}-{{X}}"),
+            ["{{SessionName}}", "{{X}}"]
+        );
         assert!(templates("plain").is_empty());
         assert!(templates("{{open").is_empty());
     }

@@ -224,7 +224,11 @@ impl<'a> Builder<'a> {
                     let tag = tag.map(|t| convert_tag(&t));
                     let node = Node {
                         value: Value::Scalar(Scalar {
-                            text: if empty { String::new() } else { text.into_owned() },
+                            text: if empty {
+                                String::new()
+                            } else {
+                                text.into_owned()
+                            },
                             style: convert_style(style),
                             tag: tag.clone(),
                             empty,
@@ -387,7 +391,10 @@ mod tests {
     #[test]
     fn aliases_expand_and_bombs_are_refused() {
         let docs = parse_all("a: &x [1, 2]\nb: *x\n").unwrap();
-        assert_eq!(docs[0].get("a").unwrap().value, docs[0].get("b").unwrap().value);
+        assert_eq!(
+            docs[0].get("a").unwrap().value,
+            docs[0].get("b").unwrap().value
+        );
 
         let mut bomb = String::from("a: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..8 {

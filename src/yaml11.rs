@@ -223,7 +223,14 @@ fn parse_timestamp(s: &str) -> Option<String> {
         if hh > 23 || mm > 59 {
             return None;
         }
-        (&time[..at], Some(if hh == 0 && mm == 0 { "Z".into() } else { z.to_string() }))
+        (
+            &time[..at],
+            Some(if hh == 0 && mm == 0 {
+                "Z".into()
+            } else {
+                z.to_string()
+            }),
+        )
     };
     if !separator_is_space && zone.is_none() {
         return None;
@@ -242,7 +249,11 @@ fn parse_timestamp(s: &str) -> Option<String> {
     if t.next().is_some() {
         return None;
     }
-    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
     Some(format!(
         "{date_out}T{h:02}:{m:02}:{sec:02}{frac}{}",
         zone.unwrap_or_else(|| "Z".into())
@@ -274,8 +285,11 @@ fn yaml12_reading(text: &str) -> &'static str {
         _ => {
             let t = text.strip_prefix(['+', '-']).unwrap_or(text);
             let is_int = (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
-                || t.strip_prefix("0o").is_some_and(|d| !d.is_empty() && d.bytes().all(|c| (b'0'..=b'7').contains(&c)))
-                || t.strip_prefix("0x").is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_hexdigit()));
+                || t.strip_prefix("0o").is_some_and(|d| {
+                    !d.is_empty() && d.bytes().all(|c| (b'0'..=b'7').contains(&c))
+                })
+                || t.strip_prefix("0x")
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_hexdigit()));
             if is_int {
                 "an integer"
             } else if is_yaml_style_float(text)
@@ -352,7 +366,10 @@ pub fn to_json(node: &Node, surprises: &mut Vec<Surprise>) -> Result<JNode, Conv
                     // encoding/json refuses NaN and infinities, so YAMLToJSON fails.
                     return Err(ConversionError {
                         pos: node.start,
-                        message: format!("`{}` is not a finite number and cannot be converted to JSON", s.text),
+                        message: format!(
+                            "`{}` is not a finite number and cannot be converted to JSON",
+                            s.text
+                        ),
                     });
                 }
                 Resolved::Timestamp(t) => JValue::String(t),
@@ -405,7 +422,10 @@ fn note_surprise(s: &Scalar, resolved: &Resolved, pos: Pos, out: &mut Vec<Surpri
             let same = yaml12 == "an integer" && s.text.trim_start_matches('+') == i.as_str();
             (format!("the integer {i}"), !same)
         }
-        Resolved::Float(f) => (format!("the number {}", format_go_float(*f)), yaml12 != "a number"),
+        Resolved::Float(f) => (
+            format!("the number {}", format_go_float(*f)),
+            yaml12 != "a number",
+        ),
         Resolved::Timestamp(t) => (format!("the timestamp {t}"), true),
     };
     if differs {
@@ -420,7 +440,8 @@ fn note_surprise(s: &Scalar, resolved: &Resolved, pos: Pos, out: &mut Vec<Surpri
 
 fn is_merge_key(key: &Node) -> bool {
     key.as_scalar().is_some_and(|s| {
-        s.text == "<<" && (s.style == Style::Plain || matches!(&s.tag, Some(Tag::Core(t)) if t == "merge"))
+        s.text == "<<"
+            && (s.style == Style::Plain || matches!(&s.tag, Some(Tag::Core(t)) if t == "merge"))
     })
 }
 
@@ -431,18 +452,19 @@ fn merge_into(
     value: &Node,
     surprises: &mut Vec<Surprise>,
 ) -> Result<(), ConversionError> {
-    let merge_one = |object: &mut Vec<(String, JNode)>, node: &Node, surprises: &mut Vec<Surprise>| {
-        let JValue::Object(entries) = to_json(node, surprises)?.value else {
-            return Err(ConversionError {
-                pos: node.start,
-                message: "map merge requires a mapping or a list of mappings".into(),
-            });
+    let merge_one =
+        |object: &mut Vec<(String, JNode)>, node: &Node, surprises: &mut Vec<Surprise>| {
+            let JValue::Object(entries) = to_json(node, surprises)?.value else {
+                return Err(ConversionError {
+                    pos: node.start,
+                    message: "map merge requires a mapping or a list of mappings".into(),
+                });
+            };
+            for (k, v) in entries {
+                insert_last_wins(object, k, v);
+            }
+            Ok(())
         };
-        for (k, v) in entries {
-            insert_last_wins(object, k, v);
-        }
-        Ok(())
-    };
     match &value.value {
         Value::Seq(items) => {
             for item in items.iter().rev() {
@@ -535,7 +557,10 @@ mod tests {
 
     #[test]
     fn timestamps_render_like_go() {
-        assert_eq!(plain("2024-1-5"), Resolved::Timestamp("2024-01-05T00:00:00Z".into()));
+        assert_eq!(
+            plain("2024-1-5"),
+            Resolved::Timestamp("2024-01-05T00:00:00Z".into())
+        );
         assert_eq!(
             plain("2001-12-14t21:59:43.10-05:00"),
             Resolved::Timestamp("2001-12-14T21:59:43.1-05:00".into())
@@ -562,7 +587,9 @@ mod tests {
         let docs = parse_all("rolearn: a\nRoleArn: b\nrolearn: c\n").unwrap();
         let mut s = Vec::new();
         let j = to_json(&docs[0], &mut s).unwrap();
-        let JValue::Object(entries) = j.value else { panic!() };
+        let JValue::Object(entries) = j.value else {
+            panic!()
+        };
         let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["RoleArn", "rolearn"]);
         assert_eq!(entries[1].1.value, JValue::String("c".into()));
@@ -576,7 +603,9 @@ mod tests {
         .unwrap();
         let mut s = Vec::new();
         let j = to_json(docs[0].get("x").unwrap(), &mut s).unwrap();
-        let JValue::Object(entries) = j.value else { panic!() };
+        let JValue::Object(entries) = j.value else {
+            panic!()
+        };
         // The merge came after the explicit key, so it overrides it (v2 behaviour), and
         // earlier list members win over later ones.
         let username = entries.iter().find(|(k, _)| k == "username").unwrap();

@@ -82,11 +82,15 @@ pub fn find<'a>(source: &SourceFile, docs: &'a [Node]) -> Result<ConfigMapData<'
                 let Some(key) = k.as_scalar() else {
                     return Err(FileError {
                         location: loc(k),
-                        message: format!("a ConfigMap data key must be a string, not {}", k.kind_name()),
+                        message: format!(
+                            "a ConfigMap data key must be a string, not {}",
+                            k.kind_name()
+                        ),
                     });
                 };
                 if let Some(prev) = data.keys.iter().position(|d| d.key == key.text) {
-                    data.duplicate_keys.push((key.text.clone(), loc(data.keys[prev].key_node)));
+                    data.duplicate_keys
+                        .push((key.text.clone(), loc(data.keys[prev].key_node)));
                     data.keys.remove(prev);
                 }
                 data.keys.push(DataKey {
@@ -100,7 +104,10 @@ pub fn find<'a>(source: &SourceFile, docs: &'a [Node]) -> Result<ConfigMapData<'
         Value::Scalar(s) if yaml11::resolve(s) == Resolved::Null => Ok(data),
         _ => Err(FileError {
             location: loc(data_node),
-            message: format!("the ConfigMap's `data` must be a mapping, not {}", data_node.kind_name()),
+            message: format!(
+                "the ConfigMap's `data` must be a mapping, not {}",
+                data_node.kind_name()
+            ),
         }),
     }
 }
@@ -130,7 +137,10 @@ fn collect<'a>(node: &'a Node, out: &mut Vec<&'a Node>, seen: &mut Vec<String>) 
     if kind == "ConfigMap" && name == "aws-auth" && namespace == "kube-system" {
         out.push(node);
     } else {
-        seen.push(format!("{} {namespace}/{name}", if kind.is_empty() { "an object" } else { kind }));
+        seen.push(format!(
+            "{} {namespace}/{name}",
+            if kind.is_empty() { "an object" } else { kind }
+        ));
     }
 }
 
@@ -148,26 +158,40 @@ mod tests {
     fn single_list_and_multi_document() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\ndata: {mapRoles: '', x: y}\n";
         assert_eq!(find_in(cm), Ok(2));
-        let list = format!("apiVersion: v1\nkind: List\nitems:\n- {}\n", "{kind: ConfigMap, metadata: {name: aws-auth, namespace: kube-system}, data: {a: b}}");
+        let list = format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n",
+            "{kind: ConfigMap, metadata: {name: aws-auth, namespace: kube-system}, data: {a: b}}"
+        );
         assert_eq!(find_in(&list), Ok(1));
-        let multi = format!("kind: ConfigMap\nmetadata: {{name: other, namespace: kube-system}}\n---\n{cm}");
+        let multi = format!(
+            "kind: ConfigMap\nmetadata: {{name: other, namespace: kube-system}}\n---\n{cm}"
+        );
         assert_eq!(find_in(&multi), Ok(2));
     }
 
     #[test]
     fn missing_or_repeated() {
-        let err = find_in("kind: ConfigMap\nmetadata: {name: coredns, namespace: kube-system}\n").unwrap_err();
-        assert!(err.message.contains("ConfigMap kube-system/coredns"), "{}", err.message);
+        let err = find_in("kind: ConfigMap\nmetadata: {name: coredns, namespace: kube-system}\n")
+            .unwrap_err();
+        assert!(
+            err.message.contains("ConfigMap kube-system/coredns"),
+            "{}",
+            err.message
+        );
         let cm = "kind: ConfigMap\nmetadata: {name: aws-auth, namespace: kube-system}\n";
         let err = find_in(&format!("{cm}---\n{cm}")).unwrap_err();
         assert_eq!(err.location.line, 4);
-        let err = find_in("kind: ConfigMap\nmetadata: {name: aws-auth, namespace: default}\n").unwrap_err();
+        let err = find_in("kind: ConfigMap\nmetadata: {name: aws-auth, namespace: default}\n")
+            .unwrap_err();
         assert!(err.message.contains("default/aws-auth"));
     }
 
     #[test]
     fn duplicate_data_keys_keep_the_last() {
-        let source = SourceFile::new("f", "kind: ConfigMap\nmetadata: {name: aws-auth}\ndata:\n  mapRoles: a\n  mapRoles: b\n");
+        let source = SourceFile::new(
+            "f",
+            "kind: ConfigMap\nmetadata: {name: aws-auth}\ndata:\n  mapRoles: a\n  mapRoles: b\n",
+        );
         let docs = parse(&source).unwrap();
         let data = find(&source, &docs).unwrap();
         assert_eq!(data.keys.len(), 1);

@@ -37,7 +37,11 @@ pub enum Note {
         pos: Pos,
     },
     /// A group list element was not a string and became `""`.
-    GroupElement { index: usize, found: &'static str, pos: Pos },
+    GroupElement {
+        index: usize,
+        found: &'static str,
+        pos: Pos,
+    },
     /// A key that is no field of this section.
     UnknownField {
         name: String,
@@ -56,7 +60,10 @@ const USER_FIELDS: [&str; 4] = ["userarn", "username", "groups", "userid"];
 pub fn decode_list(section: Section, root: &JNode) -> Result<Vec<DecodedEntry>, &'static str> {
     match &root.value {
         JValue::Null => Ok(Vec::new()),
-        JValue::Array(items) => Ok(items.iter().map(|item| decode_entry(section, item)).collect()),
+        JValue::Array(items) => Ok(items
+            .iter()
+            .map(|item| decode_entry(section, item))
+            .collect()),
         other => Err(other.type_name()),
     }
 }
@@ -267,7 +274,10 @@ mod tests {
 
     #[test]
     fn fields_match_case_insensitively() {
-        let e = &decode(Section::MapRoles, "- RoLeArN: a\n  USERNAME: u\n  Groups: [g]\n")[0];
+        let e = &decode(
+            Section::MapRoles,
+            "- RoLeArN: a\n  USERNAME: u\n  Groups: [g]\n",
+        )[0];
         assert_eq!((e.arn.as_str(), e.username.as_deref()), ("a", Some("u")));
         assert_eq!(e.groups, ["g"]);
         assert!(e.notes.is_empty());
@@ -278,7 +288,10 @@ mod tests {
 
     #[test]
     fn type_mismatches_keep_the_entry() {
-        let e = &decode(Section::MapRoles, "- rolearn: a\n  username: yes\n  groups: system:masters\n")[0];
+        let e = &decode(
+            Section::MapRoles,
+            "- rolearn: a\n  username: yes\n  groups: system:masters\n",
+        )[0];
         assert_eq!(e.arn, "a");
         assert_eq!(e.username, None);
         assert!(e.groups.is_empty());
@@ -287,7 +300,10 @@ mod tests {
 
     #[test]
     fn bad_group_elements_become_empty_strings() {
-        let e = &decode(Section::MapUsers, "- userarn: a\n  groups: [x, 1, ~, {a: b}]\n")[0];
+        let e = &decode(
+            Section::MapUsers,
+            "- userarn: a\n  groups: [x, 1, ~, {a: b}]\n",
+        )[0];
         assert_eq!(e.groups, ["x", "", "", ""]);
         assert_eq!(e.notes.len(), 2);
     }
@@ -307,7 +323,13 @@ mod tests {
         assert!(suggestions.contains(&Some("rolearn")));
         assert!(suggestions.contains(&None));
         let e = &decode(Section::MapUsers, "- rolearn: a\n")[0];
-        assert!(matches!(&e.notes[0], Note::UnknownField { suggestion: Some("userarn"), .. }));
+        assert!(matches!(
+            &e.notes[0],
+            Note::UnknownField {
+                suggestion: Some("userarn"),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -315,7 +337,10 @@ mod tests {
         let entries = decode(Section::MapRoles, "- ~\n- just text\n- rolearn: a\n");
         assert_eq!(entries.len(), 3);
         assert!(entries[0].notes.is_empty() && entries[0].arn.is_empty());
-        assert!(matches!(entries[1].notes[0], Note::NotAMapping { found: "a string" }));
+        assert!(matches!(
+            entries[1].notes[0],
+            Note::NotAMapping { found: "a string" }
+        ));
         let docs = parse_all("rolearn: a\n").unwrap();
         let json = to_json(&docs[0], &mut Vec::new()).unwrap();
         assert_eq!(decode_list(Section::MapRoles, &json), Err("a mapping"));
@@ -328,6 +353,9 @@ mod tests {
             "- sso: {permissionSetName: Admin, accountID: '111122223333'}\n  username: u\n",
         )[0];
         let sso = e.sso.as_ref().unwrap();
-        assert_eq!((sso.permission_set_name.as_str(), sso.account_id.as_str()), ("Admin", "111122223333"));
+        assert_eq!(
+            (sso.permission_set_name.as_str(), sso.account_id.as_str()),
+            ("Admin", "111122223333")
+        );
     }
 }

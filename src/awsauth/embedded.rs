@@ -47,7 +47,11 @@ impl EmbeddedText {
                 source.location(first_line + pos.line - 1, indent + pos.col)
             }
             Mapper::Offsets(offsets) => {
-                let offset = offsets.get(pos.index).or(offsets.last()).copied().unwrap_or(0);
+                let offset = offsets
+                    .get(pos.index)
+                    .or(offsets.last())
+                    .copied()
+                    .unwrap_or(0);
                 source.location_of_offset(offset)
             }
             Mapper::Fixed => source.location(start.start.line, start.start.col),
@@ -201,7 +205,11 @@ mod tests {
         let before = &text[..idx];
         let line = before.matches('\n').count() as u32 + 1;
         let col = before.rsplit('\n').next().unwrap().chars().count() as u32;
-        let pos = Pos { line, col, index: before.chars().count() };
+        let pos = Pos {
+            line,
+            col,
+            index: before.chars().count(),
+        };
         embedded.location(&source, node, pos).to_string()
     }
 

@@ -67,7 +67,11 @@ pub fn read(source: &SourceFile) -> Result<AwsAuth, FileError> {
         },
     };
     for (key, first) in &data.duplicate_keys {
-        let later = data.keys.iter().find(|k| &k.key == key).map(|k| reader.loc(k.key_node));
+        let later = data
+            .keys
+            .iter()
+            .find(|k| &k.key == key)
+            .map(|k| reader.loc(k.key_node));
         let mut f = finding(
             "key-duplicate",
             format!("`{key}` is written more than once; only the last one counts"),
@@ -172,7 +176,10 @@ impl Reader<'_> {
             "``" | "\"\"" | "''" => {
                 let f = finding(
                     "key-empty-marker",
-                    format!("`{section}` is `{}`, which the authenticator treats as absent", text.trim()),
+                    format!(
+                        "`{section}` is `{}`, which the authenticator treats as absent",
+                        text.trim()
+                    ),
                 )
                 .at(self.loc(value));
                 self.out.findings.push(f);
@@ -229,7 +236,10 @@ impl Reader<'_> {
             let before = &key.text.text[..start];
             let pos = Pos {
                 line: before.matches('\n').count() as u32 + 1,
-                col: before.rsplit('\n').next().map_or(0, |l| l.chars().count() as u32),
+                col: before
+                    .rsplit('\n')
+                    .next()
+                    .map_or(0, |l| l.chars().count() as u32),
                 index: before.chars().count(),
             };
             let message = format!(
@@ -267,11 +277,20 @@ impl Reader<'_> {
                 return;
             }
         };
+        let starts: Vec<(usize, MappingId)> = entries
+            .iter()
+            .enumerate()
+            .map(|(index, e)| (e.pos.index, MappingId { section, index }))
+            .collect();
         for (index, entry) in entries.into_iter().enumerate() {
             self.add_entry(key, MappingId { section, index }, entry, &mut surprises);
         }
         for s in surprises {
-            let f = surprise_finding(&s, None).at(self.inner(key, s.pos));
+            let mut f = surprise_finding(&s).at(self.inner(key, s.pos));
+            // The entry a value belongs to is the last one that starts before it.
+            if let Some((_, id)) = starts.iter().rev().find(|(start, _)| *start <= s.pos.index) {
+                f = f.about(*id);
+            }
             self.out.findings.push(f);
         }
     }
@@ -333,14 +352,20 @@ impl Reader<'_> {
             };
             self.out.findings.push(f.about(id));
         }
-        let not_a_mapping = entry.notes.iter().any(|n| matches!(n, Note::NotAMapping { .. }));
+        let not_a_mapping = entry
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::NotAMapping { .. }));
         let status = match validate(id.section, &entry) {
             Ok(()) => MappingStatus::Effective,
             Err(reason) => {
                 if !not_a_mapping {
-                    let f = finding("entry-invalid", format!("{reason}; the authenticator drops this entry"))
-                        .at(location.clone())
-                        .about(id);
+                    let f = finding(
+                        "entry-invalid",
+                        format!("{reason}; the authenticator drops this entry"),
+                    )
+                    .at(location.clone())
+                    .about(id);
                     self.out.findings.push(f);
                 }
                 MappingStatus::Invalid { reason }
@@ -402,9 +427,12 @@ impl Reader<'_> {
                 MappingStatus::Effective
             } else {
                 let reason = format!("`{account}` is not a 12-digit account id");
-                let f = finding("account-malformed", format!("{reason}; it matches no caller"))
-                    .at(location.clone())
-                    .about(id);
+                let f = finding(
+                    "account-malformed",
+                    format!("{reason}; it matches no caller"),
+                )
+                .at(location.clone())
+                .about(id);
                 self.out.findings.push(f);
                 MappingStatus::NeverMatches { reason }
             };
@@ -434,7 +462,11 @@ impl Reader<'_> {
                 continue;
             }
             let key = match &m.sso {
-                Some(s) => format!("sso:{}:{}:{}", s.partition, s.account_id, s.permission_set_name).to_lowercase(),
+                Some(s) => format!(
+                    "sso:{}:{}:{}",
+                    s.partition, s.account_id, s.permission_set_name
+                )
+                .to_lowercase(),
                 None => m.arn.to_lowercase(),
             };
             if let Some(prev) = role_keys.insert(key, i) {
@@ -481,7 +513,10 @@ impl Reader<'_> {
         }
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
         for &i in user_keys.values() {
-            by_folded.entry(self.out.mappings[i].arn.to_lowercase()).or_default().push(i);
+            by_folded
+                .entry(self.out.mappings[i].arn.to_lowercase())
+                .or_default()
+                .push(i);
         }
         for i in user_keys.into_values() {
             let folded = self.out.mappings[i].arn.to_lowercase();
@@ -509,7 +544,10 @@ impl Reader<'_> {
                 let mut others: Vec<usize> = variants.iter().copied().filter(|&v| v != i).collect();
                 others.sort_unstable();
                 let m = &self.out.mappings[i];
-                let names: Vec<String> = others.iter().map(|&o| self.out.mappings[o].id.to_string()).collect();
+                let names: Vec<String> = others
+                    .iter()
+                    .map(|&o| self.out.mappings[o].id.to_string())
+                    .collect();
                 let mut f = finding(
                     "duplicate-user-case",
                     format!(
@@ -528,11 +566,18 @@ impl Reader<'_> {
             }
         }
         for m in &mut self.out.mappings {
-            if m.status != MappingStatus::Effective || m.sso.is_some() || m.id.section == Section::MapAccounts {
+            if m.status != MappingStatus::Effective
+                || m.sso.is_some()
+                || m.id.section == Section::MapAccounts
+            {
                 continue;
             }
             if let Some((code, reason)) = never_matches(&m.arn) {
-                findings.push(finding(code, format!("{reason}; it is not migrated")).at(m.location.clone()).about(m.id));
+                findings.push(
+                    finding(code, format!("{reason}; it is not migrated"))
+                        .at(m.location.clone())
+                        .about(m.id),
+                );
                 m.status = MappingStatus::NeverMatches { reason };
             }
         }
@@ -543,18 +588,32 @@ impl Reader<'_> {
 
 /// The authenticator's per-entry validation (`RoleMapping.Validate`, `UserMapping.Validate`).
 fn validate(section: Section, e: &DecodedEntry) -> Result<(), String> {
-    if e.notes.iter().any(|n| matches!(n, Note::NotAMapping { .. })) {
+    if e.notes
+        .iter()
+        .any(|n| matches!(n, Note::NotAMapping { .. }))
+    {
         return Err("the entry is not a mapping".into());
     }
     match section {
         Section::MapRoles => match (&e.sso, e.arn.is_empty()) {
             (None, true) => Err("the entry has neither `rolearn` nor `sso`".into()),
-            (Some(_), false) => Err("the entry has both `rolearn` and `sso`; only one is allowed".into()),
+            (Some(_), false) => {
+                Err("the entry has both `rolearn` and `sso`; only one is allowed".into())
+            }
             (Some(sso), true) => {
-                if sso.account_id.len() != 12 || !sso.account_id.bytes().all(|b| b.is_ascii_digit()) {
-                    Err(format!("`sso.accountID` `{}` is not a 12-digit account id", sso.account_id))
-                } else if !sso.partition.is_empty() && !arn::PARTITIONS.contains(&sso.partition.as_str()) {
-                    Err(format!("`sso.partition` `{}` is not an AWS partition", sso.partition))
+                if sso.account_id.len() != 12 || !sso.account_id.bytes().all(|b| b.is_ascii_digit())
+                {
+                    Err(format!(
+                        "`sso.accountID` `{}` is not a 12-digit account id",
+                        sso.account_id
+                    ))
+                } else if !sso.partition.is_empty()
+                    && !arn::PARTITIONS.contains(&sso.partition.as_str())
+                {
+                    Err(format!(
+                        "`sso.partition` `{}` is not an AWS partition",
+                        sso.partition
+                    ))
                 } else {
                     Ok(())
                 }
@@ -571,7 +630,9 @@ fn never_matches(arn: &str) -> Option<(&'static str, String)> {
     match arn::parse(arn) {
         Err(ArnProblem::Whitespace) => Some((
             "arn-whitespace",
-            format!("`{arn}` has white space at its start or end, which the authenticator does not trim, so it matches no caller"),
+            format!(
+                "`{arn}` has white space at its start or end, which the authenticator does not trim, so it matches no caller"
+            ),
         )),
         Err(ArnProblem::Malformed(why)) => Some((
             "arn-malformed",
@@ -600,7 +661,7 @@ fn take_surprise(surprises: &mut Vec<Surprise>, pos: Pos) -> Option<Surprise> {
     Some(surprises.remove(i))
 }
 
-fn surprise_finding(s: &Surprise, _field: Option<&str>) -> Finding {
+fn surprise_finding(s: &Surprise) -> Finding {
     finding(
         "yaml11-reading",
         format!(

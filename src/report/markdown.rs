@@ -1,6 +1,6 @@
 use std::fmt::Write as _;
 
-use super::{count_line, groups_cell, policies_cell, severity_order, username_cell};
+use super::{count_line, groups_cell, plural, policies_cell, severity_order, username_cell};
 use crate::plan::FleetPlan;
 use crate::translate::Action;
 
@@ -34,11 +34,11 @@ pub fn markdown(plan: &FleetPlan) -> String {
         let _ = writeln!(out, "## {}\n", cell(&c.cluster));
         let _ = writeln!(
             out,
-            "Source `{}`: {} effective mappings → {} access entries, {} policy associations, {} kept in aws-auth; {}.\n",
+            "Source `{}`: {} → {}, {}, {} kept in aws-auth; {}.\n",
             c.source,
-            s.effective_mappings,
-            s.access_entries,
-            s.policy_associations,
+            plural(s.effective_mappings, "effective mapping"),
+            plural(s.access_entries, "access entry"),
+            plural(s.policy_associations, "policy association"),
             s.kept,
             count_line(s.blockers, s.warnings, s.info)
         );
@@ -59,7 +59,13 @@ pub fn markdown(plan: &FleetPlan) -> String {
                         cell(&groups_cell(e)),
                         cell(&policies_cell(e)),
                     ],
-                    None => [code(&m.mapping.arn), "–".into(), String::new(), String::new(), String::new()],
+                    None => [
+                        code(&m.mapping.arn),
+                        "–".into(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ],
                 };
                 let _ = writeln!(out, "| {action} | {} | {} |", m.mapping.id, row.join(" | "));
             }
@@ -70,8 +76,17 @@ pub fn markdown(plan: &FleetPlan) -> String {
             findings.sort_by_key(|f| severity_order(f.severity));
             out.push_str("| Severity | Where | Code | Finding |\n|---|---|---|---|\n");
             for f in findings {
-                let place = f.location.as_ref().map_or_else(|| "cluster".to_string(), |l| format!("`{l}`"));
-                let _ = writeln!(out, "| {} | {place} | `{}` | {} |", f.severity, f.code, cell(&f.message));
+                let place = f
+                    .location
+                    .as_ref()
+                    .map_or_else(|| "cluster".to_string(), |l| format!("`{l}`"));
+                let _ = writeln!(
+                    out,
+                    "| {} | {place} | `{}` | {} |",
+                    f.severity,
+                    f.code,
+                    cell(&f.message)
+                );
             }
             out.push('\n');
         }
@@ -85,5 +100,9 @@ fn cell(s: &str) -> String {
 }
 
 fn code(s: &str) -> String {
-    if s.is_empty() { String::new() } else { format!("`{}`", s.replace('`', "'").replace('|', "\\|")) }
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+    }
 }

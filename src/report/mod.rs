@@ -65,8 +65,16 @@ fn policies_cell(e: &AccessEntry) -> String {
         .join(", ")
 }
 
+/// `1 access entry`, `2 access entries`, `0 blockers`.
+fn plural(n: usize, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("{n} {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 fn count_line(blockers: usize, warnings: usize, info: usize) -> String {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
         "{}, {}, {info} info",
         plural(blockers, "blocker"),

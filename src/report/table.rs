@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::{count_line, groups_cell, policies_cell, severity_order, username_cell};
+use super::{count_line, groups_cell, plural, policies_cell, severity_order, username_cell};
 use crate::plan::{ClusterPlan, FleetPlan};
 use crate::translate::Action;
 
@@ -26,11 +26,20 @@ pub fn table(plan: &FleetPlan) -> String {
 
 fn fleet_summary(plan: &FleetPlan) -> String {
     let mut b = Builder::default();
-    b.push_record(["CLUSTER", "MAPPINGS", "ENTRIES", "POLICIES", "KEPT", "WARNINGS", "BLOCKERS"]);
+    b.push_record([
+        "CLUSTER", "MAPPINGS", "ENTRIES", "POLICIES", "KEPT", "WARNINGS", "BLOCKERS",
+    ]);
     let mut total = [0usize; 6];
     for c in &plan.clusters {
         let s = &c.summary;
-        let row = [s.effective_mappings, s.access_entries, s.policy_associations, s.kept, s.warnings, s.blockers];
+        let row = [
+            s.effective_mappings,
+            s.access_entries,
+            s.policy_associations,
+            s.kept,
+            s.warnings,
+            s.blockers,
+        ];
         for (t, v) in total.iter_mut().zip(row) {
             *t += v;
         }
@@ -46,7 +55,11 @@ fn fleet_summary(plan: &FleetPlan) -> String {
     let mut out = t.to_string();
     out.push('\n');
     if !plan.errors.is_empty() {
-        let _ = writeln!(out, "{} input(s) could not be planned; see the errors on stderr", plan.errors.len());
+        let _ = writeln!(
+            out,
+            "{} input(s) could not be planned; see the errors on stderr",
+            plan.errors.len()
+        );
     }
     out
 }
@@ -57,15 +70,23 @@ fn cluster_table(c: &ClusterPlan) -> String {
     let _ = writeln!(out, "Cluster {} ({})", c.cluster, c.source);
     let _ = writeln!(
         out,
-        "  {} effective mappings -> {} access entries, {} policy associations, {} kept in aws-auth; {}",
-        s.effective_mappings,
-        s.access_entries,
-        s.policy_associations,
+        "  {} -> {}, {}, {} kept in aws-auth; {}",
+        plural(s.effective_mappings, "effective mapping"),
+        plural(s.access_entries, "access entry"),
+        plural(s.policy_associations, "policy association"),
         s.kept,
         count_line(s.blockers, s.warnings, s.info)
     );
     let mut b = Builder::default();
-    b.push_record(["ACTION", "FROM", "PRINCIPAL", "TYPE", "USERNAME", "GROUPS", "POLICIES"]);
+    b.push_record([
+        "ACTION",
+        "FROM",
+        "PRINCIPAL",
+        "TYPE",
+        "USERNAME",
+        "GROUPS",
+        "POLICIES",
+    ]);
     for m in &c.mappings {
         let action = match m.action {
             Action::Create => "create",
@@ -112,7 +133,12 @@ fn cluster_table(c: &ClusterPlan) -> String {
                 (Some(l), None) => l.to_string(),
                 (None, _) => "cluster".to_string(),
             };
-            let _ = writeln!(out, "  {:<7}  {place}  [{}]", f.severity, f.code);
+            let _ = writeln!(
+                out,
+                "  {:<7}  {place}  [{}]",
+                f.severity.to_string(),
+                f.code
+            );
             let _ = writeln!(out, "           {}", f.message);
         }
     }
