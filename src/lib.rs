@@ -6,14 +6,20 @@
 //! serialisable plan per cluster and [`report`] renders it.
 
 pub mod arn;
+pub mod aws;
 pub mod awsauth;
 pub mod cli;
+pub mod eks;
 pub mod findings;
+pub mod kubeapi;
 pub mod model;
 pub mod options;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod source;
+pub mod state;
+pub mod token;
 pub mod translate;
 pub mod yaml;
 pub mod yaml11;

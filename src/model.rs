@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::source::Location;
 
@@ -177,7 +177,7 @@ impl Finding {
 }
 
 /// The type of an access entry (`type` in the EKS API, case-sensitive upper case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EntryType {
     #[serde(rename = "STANDARD")]
     Standard,
@@ -214,7 +214,7 @@ impl fmt::Display for EntryType {
 }
 
 /// Where an access policy applies.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum AccessScope {
     #[serde(rename = "cluster")]
@@ -235,7 +235,7 @@ impl fmt::Display for AccessScope {
 }
 
 /// An access policy associated with an entry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyAssociation {
     pub policy_arn: String,
@@ -253,7 +253,7 @@ impl PolicyAssociation {
 }
 
 /// A desired EKS access entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessEntry {
     pub principal_arn: String,

@@ -1,0 +1,275 @@
+//! The state directory: per cluster, an append-only journal and immutable backups.
+//!
+//! Layout (`STATE` defaults to `$XDG_DATA_HOME/aws-auth-migrate`, else
+//! `~/.local/share/aws-auth-migrate`):
+//!
+//! ```text
+//! STATE/clusters/ACCOUNT/REGION/CLUSTER/journal.jsonl          one JSON object per line, fsync'd
+//! STATE/clusters/ACCOUNT/REGION/CLUSTER/backups/RUN/aws-auth.json   kubectl-apply-able ConfigMap
+//! STATE/clusters/ACCOUNT/REGION/CLUSTER/backups/RUN/cluster.json    mode, entries, node roles
+//! ```
+//!
+//! Directories are 0700 and files 0600; files are written to a temporary name, fsync'd and
+//! renamed, so a crash leaves either the old or the new file. Nothing here holds credentials or
+//! tokens: records are built from typed values that have none.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the state of all clusters lives.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// The state of one cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterState {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// `explicit`, or the user's data directory.
+    pub fn new(explicit: Option<&Path>) -> io::Result<Self> {
+        let root = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => default_root().ok_or_else(|| {
+                io::Error::other("neither XDG_DATA_HOME nor HOME is set; pass --state-dir")
+            })?,
+        };
+        Ok(StateDir { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The state of cluster `name` in `account`/`region`, created if missing.
+    pub fn cluster(&self, account: &str, region: &str, name: &str) -> io::Result<ClusterState> {
+        for part in [account, region, name] {
+            if part.is_empty() || part.contains(['/', '\\']) || part == "." || part == ".." {
+                return Err(io::Error::other(format!("`{part}` cannot be part of a state path")));
+            }
+        }
+        let dir = self.root.join("clusters").join(account).join(region).join(name);
+        create_private_dir(&dir)?;
+        Ok(ClusterState { dir })
+    }
+}
+
+fn default_root() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(base.join("aws-auth-migrate"))
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Every level the tool owns is private: the journal names principals and groups.
+        let mut p = dir.to_path_buf();
+        loop {
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o700))?;
+            if p.file_name().is_none() || p.ends_with("clusters") || !p.pop() {
+                break;
+            }
+        }
+        if let Some(root) = p.parent() {
+            fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = private_file(&tmp, true)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn private_file(path: &Path, truncate: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true);
+    if truncate {
+        o.truncate(true);
+    } else {
+        o.append(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub run_id: String,
+    pub stage: String,
+    pub event: Event,
+}
+
+/// What happened. Every mutation has an `Intent` before it is sent and a `Done` or `Failed`
+/// after it returns; an `Intent` without either means the process stopped in between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Event {
+    RunStarted { command: String },
+    BackupWritten { path: String },
+    Intent { op: serde_json::Value },
+    Done { op: serde_json::Value },
+    Failed { op: serde_json::Value, error: String },
+    ModeUpdateRequested { target: String, update_id: String },
+    ModeUpdateFinished { target: String, update_id: String, status: String },
+    Verified { plan_hash: String, passed: bool, detail: String },
+    RunFinished { outcome: String },
+}
+
+impl ClusterState {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join("journal.jsonl")
+    }
+
+    /// Appends a record and fsyncs it before returning.
+    pub fn append(&self, record: &Record) -> io::Result<()> {
+        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
+        line.push('\n');
+        let mut f = private_file(&self.journal_path(), false)?;
+        f.write_all(line.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// Every record, oldest first. A torn last line (a crash mid-write) is skipped.
+    pub fn records(&self) -> io::Result<Vec<Record>> {
+        let f = match File::open(self.journal_path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for line in BufReader::new(f).lines() {
+            let line = line?;
+            if let Ok(r) = serde_json::from_str(&line) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A new, empty backup folder for `run_id`.
+    pub fn backup_dir(&self, run_id: &str) -> io::Result<PathBuf> {
+        let dir = self.dir.join("backups").join(run_id);
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Backup folders, oldest first (run ids sort by time).
+    pub fn backups(&self) -> io::Result<Vec<PathBuf>> {
+        let dir = self.dir.join("backups");
+        let mut out: Vec<PathBuf> = match fs::read_dir(&dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// A run id that sorts by time: `20261123T161500Z-1a2b3c4d`.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let stamp = rfc3339(now.as_secs()).replace(['-', ':'], "");
+    format!("{stamp}-{:08x}", (now.subsec_nanos() ^ std::process::id().rotate_left(16)))
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Now, as RFC 3339 UTC.
+pub fn now() -> String {
+    rfc3339(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_443_300), "2026-11-23T14:15:00Z");
+    }
+
+    #[test]
+    fn journal_appends_and_survives_a_torn_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::new(Some(tmp.path())).unwrap();
+        let c = state.cluster("111122223333", "eu-west-1", "prod").unwrap();
+        let r = Record {
+            time: now(),
+            run_id: new_run_id(),
+            stage: "entries".into(),
+            event: Event::RunStarted { command: "migrate".into() },
+        };
+        c.append(&r).unwrap();
+        let mut f = OpenOptions::new().append(true).open(c.journal_path()).unwrap();
+        f.write_all(b"{\"time\": \"torn").unwrap();
+        assert_eq!(c.records().unwrap(), vec![r]);
+        assert!(state.cluster("1", "r", "../x").is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(c.dir()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+            let mode = fs::metadata(c.journal_path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+}
