@@ -45,7 +45,9 @@ pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, String> {
         .await;
     Ok(base
         .into_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
         .build())
 }
 

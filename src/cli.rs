@@ -21,6 +21,8 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The plan is complete but has blockers: the switch to API would drop access.
     pub const BLOCKERS: i32 = 3;
+    /// A live command was refused (safety gate, missing confirmation): nothing was changed.
+    pub const REFUSED: i32 = 4;
 }
 
 /// Move Amazon EKS clusters from the aws-auth ConfigMap to EKS access entries, safely.
@@ -37,6 +39,78 @@ pub enum Command {
     /// mapping into access entries, or say why it cannot be carried over. Offline; no AWS
     /// credentials needed.
     Plan(PlanArgs),
+    /// Migrate one cluster up to a stage: backup, dual (CONFIG_MAP -> API_AND_CONFIG_MAP),
+    /// entries (create and reconcile access entries), api (API_AND_CONFIG_MAP -> API, through the
+    /// safety gate). Every stage is idempotent; after a crash, run the same command again.
+    Migrate(MigrateArgs),
+    /// Undo what the tool did while the cluster is in API_AND_CONFIG_MAP: delete the entries it
+    /// created and restore the ones it changed, so aws-auth governs access again.
+    Rollback(RollbackArgs),
+    /// Show a cluster's mode, stage, backups and the journal's last records.
+    Status(StatusArgs),
+}
+
+/// How to reach one live cluster.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// The EKS cluster's name.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
+    /// Use this kubeconfig instead of an EKS token built from DescribeCluster.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (implies --kubeconfig's default file when that is not given).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Where journals and backups live (default: $XDG_DATA_HOME/aws-auth-migrate or
+    /// ~/.local/share/aws-auth-migrate).
+    #[arg(long, value_name = "DIR", env = "AWS_AUTH_MIGRATE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub target: ClusterArgs,
+    /// The stage to reach; earlier stages run first when they have not.
+    #[arg(long, value_enum)]
+    pub to: crate::stages::Stage,
+    /// Do not ask before changing the cluster.
+    #[arg(long)]
+    pub yes: bool,
+    /// The cluster name again: required for `--to api`, which cannot be undone.
+    #[arg(long, value_name = "CLUSTER")]
+    pub confirm: Option<String>,
+    /// A mapping (`mapRoles[3]`) or ARN that may lose access at the switch to API.
+    #[arg(long, value_name = "ID_OR_ARN")]
+    pub allow_drop: Vec<String>,
+    /// Give up waiting for one cluster update after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub timeout: u64,
+    #[arg(long, value_name = "FILE")]
+    pub policy_map: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub role_paths: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: ClusterArgs,
+    /// Do not ask before changing the cluster.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: ClusterArgs,
+    /// How many journal records to show.
+    #[arg(long, default_value_t = 10)]
+    pub last: usize,
 }
 
 #[derive(Debug, Args)]
@@ -44,8 +118,23 @@ pub struct PlanArgs {
     /// aws-auth ConfigMaps as `kubectl get configmap aws-auth -n kube-system -o yaml` (or
     /// `-o json`) writes them, one file per cluster; a folder means every .yaml, .yml and
     /// .json file in it. The cluster is named after the file.
-    #[arg(required = true, value_name = "SOURCE")]
+    #[arg(
+        required_unless_present = "cluster",
+        conflicts_with = "cluster",
+        value_name = "SOURCE"
+    )]
     pub sources: Vec<PathBuf>,
+
+    /// Plan a live cluster instead: read aws-auth, access entries, node roles and IAM role
+    /// paths through the AWS and Kubernetes APIs (read-only).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub context: Option<String>,
 
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
@@ -76,7 +165,21 @@ fn parse_account(s: &str) -> Result<String, String> {
 /// Runs the command and returns the exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Plan(args) if args.cluster.is_some() => block_on(crate::commands::live_plan(args)),
         Command::Plan(args) => run_plan(args),
+        Command::Migrate(args) => block_on(crate::commands::migrate(args)),
+        Command::Rollback(args) => block_on(crate::commands::rollback(args)),
+        Command::Status(args) => block_on(crate::commands::status(args)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => fail(&format!("cannot start the async runtime: {e}")),
     }
 }
 
@@ -93,6 +196,7 @@ fn run_plan(args: PlanArgs) -> i32 {
         policy_map: policy_map.as_ref(),
         role_paths: role_paths.as_ref(),
         cluster_account: args.account.as_deref(),
+        fargate_roles: None,
     };
     let fleet = plan::plan_files(&args.sources, options);
     eprint!("{}", report::render_errors(&fleet.errors));
@@ -114,7 +218,7 @@ fn run_plan(args: PlanArgs) -> i32 {
     }
 }
 
-fn fail(message: &str) -> i32 {
+pub(crate) fn fail(message: &str) -> i32 {
     eprintln!("error: {message}");
     exit::ERROR
 }

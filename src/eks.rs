@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_eks::types::{AccessScopeType, AuthenticationMode as SdkMode, UpdateAccessConfigRequest, UpdateStatus};
+use aws_sdk_eks::types::{
+    AccessScopeType, AuthenticationMode as SdkMode, UpdateAccessConfigRequest, UpdateStatus,
+};
 
 use crate::model::{AccessScope, PolicyAssociation};
 use crate::reconcile::{AccessEntryRequest, ExistingEntry};
@@ -43,9 +45,16 @@ where
         ),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
         SdkError::DispatchFailure(d) => ("Transport".to_string(), format!("{d:?}")),
-        other => ("Transport".to_string(), aws_sdk_eks::error::DisplayErrorContext(other).to_string()),
+        other => (
+            "Transport".to_string(),
+            aws_sdk_eks::error::DisplayErrorContext(other).to_string(),
+        ),
     };
-    ApiError { operation, code, message }
+    ApiError {
+        operation,
+        code,
+        message,
+    }
 }
 
 /// The three authentication modes (domain.md §3.1).
@@ -177,7 +186,11 @@ impl Eks {
             name: c.name().unwrap_or(name).to_string(),
             account: part(4),
             partition: part(1),
-            region: if parts.len() > 3 { part(3) } else { self.region.clone() },
+            region: if parts.len() > 3 {
+                part(3)
+            } else {
+                self.region.clone()
+            },
             arn,
             endpoint: c.endpoint().unwrap_or_default().to_string(),
             certificate_authority: c
@@ -185,10 +198,15 @@ impl Eks {
                 .and_then(|ca| ca.data())
                 .unwrap_or_default()
                 .to_string(),
-            authentication_mode: AuthenticationMode::from_sdk(access.and_then(|a| a.authentication_mode())),
+            authentication_mode: AuthenticationMode::from_sdk(
+                access.and_then(|a| a.authentication_mode()),
+            ),
             bootstrap_cluster_creator_admin_permissions: access
                 .and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
-            status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            status: c
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             platform_version: c.platform_version().unwrap_or_default().to_string(),
         })
     }
@@ -218,7 +236,11 @@ impl Eks {
     }
 
     /// One entry with its policies, or `None` when it does not exist.
-    pub async fn describe_entry(&self, cluster: &str, principal_arn: &str) -> Result<Option<ExistingEntry>, ApiError> {
+    pub async fn describe_entry(
+        &self,
+        cluster: &str,
+        principal_arn: &str,
+    ) -> Result<Option<ExistingEntry>, ApiError> {
         let out = match self
             .client
             .describe_access_entry()
@@ -230,7 +252,11 @@ impl Eks {
             Ok(out) => out,
             Err(e) => {
                 let e = api_error("DescribeAccessEntry", e);
-                return if e.is("ResourceNotFoundException") { Ok(None) } else { Err(e) };
+                return if e.is("ResourceNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
         };
         let Some(entry) = out.access_entry() else {
@@ -257,9 +283,11 @@ impl Eks {
                 .map(|p| PolicyAssociation {
                     policy_arn: p.policy_arn().unwrap_or_default().to_string(),
                     access_scope: match p.access_scope() {
-                        Some(s) if s.r#type() == Some(&AccessScopeType::Namespace) => AccessScope::Namespace {
-                            namespaces: s.namespaces().to_vec(),
-                        },
+                        Some(s) if s.r#type() == Some(&AccessScopeType::Namespace) => {
+                            AccessScope::Namespace {
+                                namespaces: s.namespaces().to_vec(),
+                            }
+                        }
                         _ => AccessScope::Cluster,
                     },
                 })
@@ -279,24 +307,33 @@ impl Eks {
         req: &AccessEntryRequest,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        self.with_patience(|e| e.is("InvalidParameterException") && e.message.contains("invalid principal"), 3, || async {
-            let mut call = self
-                .client
-                .create_access_entry()
-                .cluster_name(cluster)
-                .principal_arn(&req.principal_arn)
-                .r#type(req.entry_type.as_str())
-                .set_kubernetes_groups((!req.entry_type.is_node()).then(|| req.kubernetes_groups.clone()));
-            if let Some(u) = &req.username
-                && !req.entry_type.is_node()
-            {
-                call = call.username(u);
-            }
-            for (k, v) in tags {
-                call = call.tags(k, v);
-            }
-            call.send().await.map(|_| ()).map_err(|e| api_error("CreateAccessEntry", e))
-        })
+        self.with_patience(
+            |e| e.is("InvalidParameterException") && e.message.contains("invalid principal"),
+            3,
+            || async {
+                let mut call = self
+                    .client
+                    .create_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(&req.principal_arn)
+                    .r#type(req.entry_type.as_str())
+                    .set_kubernetes_groups(
+                        (!req.entry_type.is_node()).then(|| req.kubernetes_groups.clone()),
+                    );
+                if let Some(u) = &req.username
+                    && !req.entry_type.is_node()
+                {
+                    call = call.username(u);
+                }
+                for (k, v) in tags {
+                    call = call.tags(k, v);
+                }
+                call.send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| api_error("CreateAccessEntry", e))
+            },
+        )
         .await
     }
 
@@ -317,7 +354,10 @@ impl Eks {
         if let Some(u) = username {
             call = call.username(u);
         }
-        call.send().await.map(|_| ()).map_err(|e| api_error("UpdateAccessEntry", e))
+        call.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("UpdateAccessEntry", e))
     }
 
     pub async fn delete_entry(&self, cluster: &str, principal_arn: &str) -> Result<(), ApiError> {
@@ -333,39 +373,59 @@ impl Eks {
             Err(e) => {
                 let e = api_error("DeleteAccessEntry", e);
                 // Already gone is what was wanted.
-                if e.is("ResourceNotFoundException") { Ok(()) } else { Err(e) }
+                if e.is("ResourceNotFoundException") {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }
 
     /// AssociateAccessPolicy, retrying the 404 of a freshly created entry.
-    pub async fn associate(&self, cluster: &str, principal_arn: &str, policy: &PolicyAssociation) -> Result<(), ApiError> {
+    pub async fn associate(
+        &self,
+        cluster: &str,
+        principal_arn: &str,
+        policy: &PolicyAssociation,
+    ) -> Result<(), ApiError> {
         let scope = match &policy.access_scope {
-            AccessScope::Cluster => aws_sdk_eks::types::AccessScope::builder().r#type(AccessScopeType::Cluster).build(),
+            AccessScope::Cluster => aws_sdk_eks::types::AccessScope::builder()
+                .r#type(AccessScopeType::Cluster)
+                .build(),
             AccessScope::Namespace { namespaces } => aws_sdk_eks::types::AccessScope::builder()
                 .r#type(AccessScopeType::Namespace)
                 .set_namespaces(Some(namespaces.clone()))
                 .build(),
         };
-        self.with_patience(|e| e.is("ResourceNotFoundException"), self.patience.attempts, || {
-            let scope = scope.clone();
-            async move {
-                self.client
-                    .associate_access_policy()
-                    .cluster_name(cluster)
-                    .principal_arn(principal_arn)
-                    .policy_arn(&policy.policy_arn)
-                    .access_scope(scope)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("AssociateAccessPolicy", e))
-            }
-        })
+        self.with_patience(
+            |e| e.is("ResourceNotFoundException"),
+            self.patience.attempts,
+            || {
+                let scope = scope.clone();
+                async move {
+                    self.client
+                        .associate_access_policy()
+                        .cluster_name(cluster)
+                        .principal_arn(principal_arn)
+                        .policy_arn(&policy.policy_arn)
+                        .access_scope(scope)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| api_error("AssociateAccessPolicy", e))
+                }
+            },
+        )
         .await
     }
 
-    pub async fn disassociate(&self, cluster: &str, principal_arn: &str, policy_arn: &str) -> Result<(), ApiError> {
+    pub async fn disassociate(
+        &self,
+        cluster: &str,
+        principal_arn: &str,
+        policy_arn: &str,
+    ) -> Result<(), ApiError> {
         match self
             .client
             .disassociate_access_policy()
@@ -378,7 +438,11 @@ impl Eks {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = api_error("DisassociateAccessPolicy", e);
-                if e.is("ResourceNotFoundException") { Ok(()) } else { Err(e) }
+                if e.is("ResourceNotFoundException") {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }
@@ -406,7 +470,11 @@ impl Eks {
     }
 
     /// Status of an update and the errors EKS reports for it.
-    pub async fn describe_update(&self, cluster: &str, id: &str) -> Result<(UpdateStatus, Vec<String>), ApiError> {
+    pub async fn describe_update(
+        &self,
+        cluster: &str,
+        id: &str,
+    ) -> Result<(UpdateStatus, Vec<String>), ApiError> {
         let out = self
             .client
             .describe_update()
@@ -416,7 +484,10 @@ impl Eks {
             .await
             .map_err(|e| api_error("DescribeUpdate", e))?;
         let update = out.update();
-        let status = update.and_then(|u| u.status()).cloned().unwrap_or(UpdateStatus::InProgress);
+        let status = update
+            .and_then(|u| u.status())
+            .cloned()
+            .unwrap_or(UpdateStatus::InProgress);
         let errors = update
             .map(|u| {
                 u.errors()
@@ -435,16 +506,28 @@ impl Eks {
     }
 
     /// UpdateClusterConfig with `accessConfig` alone; returns the update id.
-    pub async fn update_mode(&self, cluster: &str, target: AuthenticationMode) -> Result<String, ApiError> {
+    pub async fn update_mode(
+        &self,
+        cluster: &str,
+        target: AuthenticationMode,
+    ) -> Result<String, ApiError> {
         let out = self
             .client
             .update_cluster_config()
             .name(cluster)
-            .access_config(UpdateAccessConfigRequest::builder().authentication_mode(target.to_sdk()).build())
+            .access_config(
+                UpdateAccessConfigRequest::builder()
+                    .authentication_mode(target.to_sdk())
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| api_error("UpdateClusterConfig", e))?;
-        Ok(out.update().and_then(|u| u.id()).unwrap_or_default().to_string())
+        Ok(out
+            .update()
+            .and_then(|u| u.id())
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// Node roles of managed node groups and Fargate profiles.
@@ -472,7 +555,9 @@ impl Eks {
             if let Some(ng) = out.nodegroup()
                 && let Some(role) = ng.node_role()
             {
-                let windows = ng.ami_type().is_some_and(|t| t.as_str().starts_with("WINDOWS"));
+                let windows = ng
+                    .ami_type()
+                    .is_some_and(|t| t.as_str().starts_with("WINDOWS"));
                 roles.nodegroups.insert(role.to_string(), windows);
             }
         }
@@ -495,7 +580,10 @@ impl Eks {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeFargateProfile", e))?;
-            if let Some(role) = out.fargate_profile().and_then(|f| f.pod_execution_role_arn()) {
+            if let Some(role) = out
+                .fargate_profile()
+                .and_then(|f| f.pod_execution_role_arn())
+            {
                 roles.fargate.push(role.to_string());
             }
         }

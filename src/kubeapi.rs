@@ -20,7 +20,7 @@ use crate::token;
 /// How to reach the cluster's API server.
 pub enum KubeAccess {
     Token {
-        cluster: ClusterInfo,
+        cluster: Box<ClusterInfo>,
         credentials: SharedCredentialsProvider,
         cached: Mutex<Option<(Instant, kube::Client)>>,
     },
@@ -52,7 +52,11 @@ impl KubeAccess {
     /// A client with a token younger than [`token::RENEW_AFTER`].
     pub async fn client(&self) -> Result<kube::Client, KubeError> {
         match self {
-            KubeAccess::Token { cluster, credentials, cached } => {
+            KubeAccess::Token {
+                cluster,
+                credentials,
+                cached,
+            } => {
                 let mut cached = cached.lock().await;
                 if let Some((made, client)) = cached.as_ref()
                     && made.elapsed() < token::RENEW_AFTER
@@ -63,14 +67,22 @@ impl KubeAccess {
                     .provide_credentials()
                     .await
                     .map_err(|e| KubeError::Setup(format!("no AWS credentials: {e}")))?;
-                let token = token::eks_token(&creds, &cluster.name, &cluster.region, &cluster.partition, SystemTime::now())
-                    .map_err(KubeError::Setup)?;
-                let mut config = kube::Config::new(
-                    cluster.endpoint.parse().map_err(|e| KubeError::Setup(format!("bad endpoint {}: {e}", cluster.endpoint)))?,
-                );
+                let token = token::eks_token(
+                    &creds,
+                    &cluster.name,
+                    &cluster.region,
+                    &cluster.partition,
+                    SystemTime::now(),
+                )
+                .map_err(KubeError::Setup)?;
+                let mut config = kube::Config::new(cluster.endpoint.parse().map_err(|e| {
+                    KubeError::Setup(format!("bad endpoint {}: {e}", cluster.endpoint))
+                })?);
                 let pem = STANDARD
                     .decode(cluster.certificate_authority.trim())
-                    .map_err(|e| KubeError::Setup(format!("bad certificate authority data: {e}")))?;
+                    .map_err(|e| {
+                        KubeError::Setup(format!("bad certificate authority data: {e}"))
+                    })?;
                 config.root_cert = Some(pem_certificates(&pem)?);
                 config.auth_info.token = Some(token.into());
                 let client = kube::Client::try_from(config)?;
@@ -84,7 +96,8 @@ impl KubeAccess {
                 };
                 let config = match path {
                     Some(p) => {
-                        let kc = kube::config::Kubeconfig::read_from(p).map_err(|e| KubeError::Setup(e.to_string()))?;
+                        let kc = kube::config::Kubeconfig::read_from(p)
+                            .map_err(|e| KubeError::Setup(e.to_string()))?;
                         kube::Config::from_custom_kubeconfig(kc, &options).await
                     }
                     None => kube::Config::from_kubeconfig(&options).await,
@@ -110,7 +123,8 @@ impl KubeAccess {
 
 /// DER certificates of a PEM bundle.
 fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, KubeError> {
-    let text = std::str::from_utf8(pem).map_err(|_| KubeError::Setup("the CA is not PEM text".into()))?;
+    let text =
+        std::str::from_utf8(pem).map_err(|_| KubeError::Setup("the CA is not PEM text".into()))?;
     let mut out = Vec::new();
     let mut body = String::new();
     let mut inside = false;
@@ -120,13 +134,19 @@ fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, KubeError> {
             body.clear();
         } else if line.starts_with("-----END") {
             inside = false;
-            out.push(STANDARD.decode(&body).map_err(|e| KubeError::Setup(format!("bad CA certificate: {e}")))?);
+            out.push(
+                STANDARD
+                    .decode(&body)
+                    .map_err(|e| KubeError::Setup(format!("bad CA certificate: {e}")))?,
+            );
         } else if inside {
             body.push_str(line.trim());
         }
     }
     if out.is_empty() {
-        return Err(KubeError::Setup("the CA bundle holds no certificate".into()));
+        return Err(KubeError::Setup(
+            "the CA bundle holds no certificate".into(),
+        ));
     }
     Ok(out)
 }

@@ -44,17 +44,31 @@ struct GroupPolicyFile {
 }
 
 /// `--role-paths FILE`: IAM paths of roles, since aws-auth role ARNs carry none.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RolePaths {
     /// Keyed by `ACCOUNT:NAME` or by `NAME` (any account), lower-cased: IAM role names are
     /// unique regardless of case within an account.
     paths: BTreeMap<String, String>,
+    /// `ACCOUNT:NAME` of roles IAM says do not exist.
+    missing: std::collections::BTreeSet<String>,
+    /// Where the paths came from, for messages: `--role-paths` or `IAM`.
+    pub origin: &'static str,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RolePathsFile {
     roles: BTreeMap<String, String>,
+}
+
+impl Default for RolePaths {
+    fn default() -> Self {
+        RolePaths {
+            paths: BTreeMap::new(),
+            missing: Default::default(),
+            origin: "--role-paths",
+        }
+    }
 }
 
 impl RolePaths {
@@ -65,6 +79,25 @@ impl RolePaths {
             .get(&format!("{account}:{name}"))
             .or_else(|| self.paths.get(&name))
             .map(String::as_str)
+    }
+
+    /// Records the path IAM reported for a role of `account`.
+    pub fn insert(&mut self, account: &str, name: &str, path: &str) {
+        self.paths.insert(
+            format!("{account}:{}", name.to_lowercase()),
+            path.to_string(),
+        );
+    }
+
+    /// Records that IAM has no role `name` in `account`.
+    pub fn insert_missing(&mut self, account: &str, name: &str) {
+        self.missing
+            .insert(format!("{account}:{}", name.to_lowercase()));
+    }
+
+    pub fn is_missing(&self, account: &str, name: &str) -> bool {
+        self.missing
+            .contains(&format!("{account}:{}", name.to_lowercase()))
     }
 }
 
@@ -192,7 +225,11 @@ impl RolePaths {
             }
             paths.insert(key.to_lowercase(), path);
         }
-        Ok(RolePaths { paths })
+        Ok(RolePaths {
+            paths,
+            missing: Default::default(),
+            origin: "--role-paths",
+        })
     }
 }
 

@@ -30,7 +30,7 @@ pub struct ExistingEntry {
 
 /// One step towards the desired state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "op")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "op")]
 pub enum Operation {
     /// Create the entry (policies follow as separate `Associate` operations).
     Create { entry: AccessEntryRequest },
@@ -53,7 +53,10 @@ pub enum Operation {
     Adopt { principal_arn: String },
     /// The existing entry cannot be made to match without deleting it, which the tool never
     /// does to an entry it did not create.
-    Conflict { principal_arn: String, reason: String },
+    Conflict {
+        principal_arn: String,
+        reason: String,
+    },
 }
 
 /// A CreateAccessEntry request.
@@ -80,7 +83,10 @@ impl Operation {
 
     /// Whether the operation changes the cluster.
     pub fn is_mutation(&self) -> bool {
-        matches!(self, Operation::Create { .. } | Operation::Update { .. } | Operation::Associate { .. })
+        matches!(
+            self,
+            Operation::Create { .. } | Operation::Update { .. } | Operation::Associate { .. }
+        )
     }
 }
 
@@ -136,7 +142,10 @@ fn reconcile_existing(want: &AccessEntry, have: &ExistingEntry, ops: &mut Vec<Op
         return;
     }
     let mut changed = false;
-    let username_differs = want.username.as_ref().is_some_and(|u| have.username.as_ref() != Some(u));
+    let username_differs = want
+        .username
+        .as_ref()
+        .is_some_and(|u| have.username.as_ref() != Some(u));
     let groups_differ = {
         let mut a = want.kubernetes_groups.clone();
         let mut b = have.kubernetes_groups.clone();
@@ -199,7 +208,13 @@ mod tests {
         }
     }
 
-    fn want(arn: &str, ty: EntryType, user: Option<&str>, groups: &[&str], policies: Vec<PolicyAssociation>) -> AccessEntry {
+    fn want(
+        arn: &str,
+        ty: EntryType,
+        user: Option<&str>,
+        groups: &[&str],
+        policies: Vec<PolicyAssociation>,
+    ) -> AccessEntry {
         AccessEntry {
             principal_arn: arn.into(),
             entry_type: ty,
@@ -209,7 +224,13 @@ mod tests {
         }
     }
 
-    fn have(arn: &str, ty: &str, user: Option<&str>, groups: &[&str], policies: Vec<PolicyAssociation>) -> ExistingEntry {
+    fn have(
+        arn: &str,
+        ty: &str,
+        user: Option<&str>,
+        groups: &[&str],
+        policies: Vec<PolicyAssociation>,
+    ) -> ExistingEntry {
         ExistingEntry {
             principal_arn: arn.into(),
             entry_type: ty.into(),
@@ -224,11 +245,23 @@ mod tests {
     #[test]
     fn missing_entries_are_created_then_associated() {
         let ops = reconcile(
-            &[want("arn:aws:iam::1:role/a", EntryType::Standard, Some("a"), &["g"], vec![admin_policy()])],
+            &[want(
+                "arn:aws:iam::1:role/a",
+                EntryType::Standard,
+                Some("a"),
+                &["g"],
+                vec![admin_policy()],
+            )],
             &[],
         );
         assert!(matches!(&ops[0], Operation::Create { entry } if entry.kubernetes_groups == ["g"]));
-        assert!(matches!(&ops[1], Operation::Associate { previous_scope: None, .. }));
+        assert!(matches!(
+            &ops[1],
+            Operation::Associate {
+                previous_scope: None,
+                ..
+            }
+        ));
         assert_eq!(ops.len(), 2);
     }
 
@@ -236,19 +269,47 @@ mod tests {
     fn eks_created_entries_are_adopted_case_insensitively() {
         let ops = reconcile(
             &[
-                want("arn:aws:iam::1:role/Nodes", EntryType::Ec2Linux, None, &[], vec![]),
-                want("arn:aws:iam::1:role/creator", EntryType::Standard, None, &[], vec![admin_policy()]),
+                want(
+                    "arn:aws:iam::1:role/Nodes",
+                    EntryType::Ec2Linux,
+                    None,
+                    &[],
+                    vec![],
+                ),
+                want(
+                    "arn:aws:iam::1:role/creator",
+                    EntryType::Standard,
+                    None,
+                    &[],
+                    vec![admin_policy()],
+                ),
             ],
             &[
-                have("arn:aws:iam::1:role/nodes", "EC2_LINUX", Some("system:node:{{EC2PrivateDNSName}}"), &["system:nodes"], vec![]),
-                have("arn:aws:iam::1:role/creator", "STANDARD", Some("arn:aws:sts::1:assumed-role/creator/{{SessionName}}"), &[], vec![admin_policy()]),
+                have(
+                    "arn:aws:iam::1:role/nodes",
+                    "EC2_LINUX",
+                    Some("system:node:{{EC2PrivateDNSName}}"),
+                    &["system:nodes"],
+                    vec![],
+                ),
+                have(
+                    "arn:aws:iam::1:role/creator",
+                    "STANDARD",
+                    Some("arn:aws:sts::1:assumed-role/creator/{{SessionName}}"),
+                    &[],
+                    vec![admin_policy()],
+                ),
             ],
         );
         assert_eq!(
             ops,
             [
-                Operation::Adopt { principal_arn: "arn:aws:iam::1:role/nodes".into() },
-                Operation::Adopt { principal_arn: "arn:aws:iam::1:role/creator".into() },
+                Operation::Adopt {
+                    principal_arn: "arn:aws:iam::1:role/nodes".into()
+                },
+                Operation::Adopt {
+                    principal_arn: "arn:aws:iam::1:role/creator".into()
+                },
             ]
         );
     }
@@ -256,8 +317,20 @@ mod tests {
     #[test]
     fn differing_standard_entries_are_updated_with_the_full_group_list() {
         let ops = reconcile(
-            &[want("arn:aws:iam::1:role/a", EntryType::Standard, Some("a"), &["g1", "g2"], vec![])],
-            &[have("arn:aws:iam::1:role/a", "STANDARD", Some("old"), &["g1"], vec![])],
+            &[want(
+                "arn:aws:iam::1:role/a",
+                EntryType::Standard,
+                Some("a"),
+                &["g1", "g2"],
+                vec![],
+            )],
+            &[have(
+                "arn:aws:iam::1:role/a",
+                "STANDARD",
+                Some("old"),
+                &["g1"],
+                vec![],
+            )],
         );
         assert_eq!(
             ops,
@@ -273,16 +346,51 @@ mod tests {
 
     #[test]
     fn narrower_scopes_are_widened_and_wider_ones_left() {
-        let ns = |n: &[&str]| AccessScope::Namespace { namespaces: n.iter().map(|s| s.to_string()).collect() };
-        let view = |scope| PolicyAssociation { policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy".into(), access_scope: scope };
+        let ns = |n: &[&str]| AccessScope::Namespace {
+            namespaces: n.iter().map(|s| s.to_string()).collect(),
+        };
+        let view = |scope| PolicyAssociation {
+            policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy".into(),
+            access_scope: scope,
+        };
         let ops = reconcile(
-            &[want("arn:aws:iam::1:role/a", EntryType::Standard, Some("a"), &[], vec![view(ns(&["a", "b"]))])],
-            &[have("arn:aws:iam::1:role/a", "STANDARD", Some("a"), &[], vec![view(ns(&["a"]))])],
+            &[want(
+                "arn:aws:iam::1:role/a",
+                EntryType::Standard,
+                Some("a"),
+                &[],
+                vec![view(ns(&["a", "b"]))],
+            )],
+            &[have(
+                "arn:aws:iam::1:role/a",
+                "STANDARD",
+                Some("a"),
+                &[],
+                vec![view(ns(&["a"]))],
+            )],
         );
-        assert!(matches!(&ops[..], [Operation::Associate { previous_scope: Some(_), .. }]));
+        assert!(matches!(
+            &ops[..],
+            [Operation::Associate {
+                previous_scope: Some(_),
+                ..
+            }]
+        ));
         let ops = reconcile(
-            &[want("arn:aws:iam::1:role/a", EntryType::Standard, Some("a"), &[], vec![view(ns(&["a"]))])],
-            &[have("arn:aws:iam::1:role/a", "STANDARD", Some("a"), &[], vec![view(AccessScope::Cluster)])],
+            &[want(
+                "arn:aws:iam::1:role/a",
+                EntryType::Standard,
+                Some("a"),
+                &[],
+                vec![view(ns(&["a"]))],
+            )],
+            &[have(
+                "arn:aws:iam::1:role/a",
+                "STANDARD",
+                Some("a"),
+                &[],
+                vec![view(AccessScope::Cluster)],
+            )],
         );
         assert!(matches!(&ops[..], [Operation::Adopt { .. }]));
     }
@@ -290,8 +398,20 @@ mod tests {
     #[test]
     fn type_mismatches_are_conflicts() {
         let ops = reconcile(
-            &[want("arn:aws:iam::1:role/win", EntryType::Ec2Windows, None, &[], vec![])],
-            &[have("arn:aws:iam::1:role/win", "EC2_LINUX", None, &[], vec![])],
+            &[want(
+                "arn:aws:iam::1:role/win",
+                EntryType::Ec2Windows,
+                None,
+                &[],
+                vec![],
+            )],
+            &[have(
+                "arn:aws:iam::1:role/win",
+                "EC2_LINUX",
+                None,
+                &[],
+                vec![],
+            )],
         );
         assert!(matches!(&ops[..], [Operation::Conflict { .. }]));
     }

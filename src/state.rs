@@ -52,10 +52,17 @@ impl StateDir {
     pub fn cluster(&self, account: &str, region: &str, name: &str) -> io::Result<ClusterState> {
         for part in [account, region, name] {
             if part.is_empty() || part.contains(['/', '\\']) || part == "." || part == ".." {
-                return Err(io::Error::other(format!("`{part}` cannot be part of a state path")));
+                return Err(io::Error::other(format!(
+                    "`{part}` cannot be part of a state path"
+                )));
             }
         }
-        let dir = self.root.join("clusters").join(account).join(region).join(name);
+        let dir = self
+            .root
+            .join("clusters")
+            .join(account)
+            .join(region)
+            .join(name);
         create_private_dir(&dir)?;
         Ok(ClusterState { dir })
     }
@@ -136,15 +143,39 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Event {
-    RunStarted { command: String },
-    BackupWritten { path: String },
-    Intent { op: serde_json::Value },
-    Done { op: serde_json::Value },
-    Failed { op: serde_json::Value, error: String },
-    ModeUpdateRequested { target: String, update_id: String },
-    ModeUpdateFinished { target: String, update_id: String, status: String },
-    Verified { plan_hash: String, passed: bool, detail: String },
-    RunFinished { outcome: String },
+    RunStarted {
+        command: String,
+    },
+    BackupWritten {
+        path: String,
+    },
+    Intent {
+        op: serde_json::Value,
+    },
+    Done {
+        op: serde_json::Value,
+    },
+    Failed {
+        op: serde_json::Value,
+        error: String,
+    },
+    ModeUpdateRequested {
+        target: String,
+        update_id: String,
+    },
+    ModeUpdateFinished {
+        target: String,
+        update_id: String,
+        status: String,
+    },
+    Verified {
+        plan_hash: String,
+        passed: bool,
+        detail: String,
+    },
+    RunFinished {
+        outcome: String,
+    },
 }
 
 impl ClusterState {
@@ -204,9 +235,14 @@ impl ClusterState {
 
 /// A run id that sorts by time: `20261123T161500Z-1a2b3c4d`.
 pub fn new_run_id() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let stamp = rfc3339(now.as_secs()).replace(['-', ':'], "");
-    format!("{stamp}-{:08x}", (now.subsec_nanos() ^ std::process::id().rotate_left(16)))
+    format!(
+        "{stamp}-{:08x}",
+        (now.subsec_nanos() ^ std::process::id().rotate_left(16))
+    )
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
@@ -233,7 +269,12 @@ pub fn rfc3339(secs: u64) -> String {
 
 /// Now, as RFC 3339 UTC.
 pub fn now() -> String {
-    rfc3339(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+    rfc3339(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+    )
 }
 
 #[cfg(test)]
@@ -256,10 +297,15 @@ mod tests {
             time: now(),
             run_id: new_run_id(),
             stage: "entries".into(),
-            event: Event::RunStarted { command: "migrate".into() },
+            event: Event::RunStarted {
+                command: "migrate".into(),
+            },
         };
         c.append(&r).unwrap();
-        let mut f = OpenOptions::new().append(true).open(c.journal_path()).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(c.journal_path())
+            .unwrap();
         f.write_all(b"{\"time\": \"torn").unwrap();
         assert_eq!(c.records().unwrap(), vec![r]);
         assert!(state.cluster("1", "r", "../x").is_err());

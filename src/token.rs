@@ -6,7 +6,9 @@
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -37,7 +39,11 @@ pub fn eks_token(
         .build()
         .map_err(|e| e.to_string())?
         .into();
-    let suffix = if partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
+    let suffix = if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
     let url = format!("https://sts.{region}.{suffix}/?Action=GetCallerIdentity&Version=2011-06-15");
     let request = SignableRequest::new(
         "GET",
@@ -46,10 +52,17 @@ pub fn eks_token(
         SignableBody::Bytes(&[]),
     )
     .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(request, &params).map_err(|e| e.to_string())?.into_parts();
-    let mut http_request = http::Request::get(url.as_str()).body(()).map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(request, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let mut http_request = http::Request::get(url.as_str())
+        .body(())
+        .map_err(|e| e.to_string())?;
     instructions.apply_to_request_http1x(&mut http_request);
-    Ok(format!("k8s-aws-v1.{}", URL_SAFE_NO_PAD.encode(http_request.uri().to_string())))
+    Ok(format!(
+        "k8s-aws-v1.{}",
+        URL_SAFE_NO_PAD.encode(http_request.uri().to_string())
+    ))
 }
 
 #[cfg(test)]
@@ -59,11 +72,31 @@ mod tests {
     #[test]
     fn token_is_a_presigned_get_caller_identity_bound_to_the_cluster() {
         let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-        let token = eks_token(&creds, "prod", "eu-west-1", "aws", SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)).unwrap();
-        let url = String::from_utf8(URL_SAFE_NO_PAD.decode(token.strip_prefix("k8s-aws-v1.").unwrap()).unwrap()).unwrap();
-        assert!(url.starts_with("https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"), "{url}");
+        let token = eks_token(
+            &creds,
+            "prod",
+            "eu-west-1",
+            "aws",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        )
+        .unwrap();
+        let url = String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(token.strip_prefix("k8s-aws-v1.").unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            url.starts_with(
+                "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
+            ),
+            "{url}"
+        );
         assert!(url.contains("X-Amz-Expires=60"));
-        assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"), "{url}");
+        assert!(
+            url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+            "{url}"
+        );
         assert!(!url.contains("secret"));
     }
 }

@@ -26,6 +26,8 @@ pub struct Options<'a> {
     pub role_paths: Option<&'a RolePaths>,
     /// The cluster's account, when known: node entries must be in it.
     pub cluster_account: Option<&'a str>,
+    /// Lower-cased names of the cluster's Fargate pod execution roles, when known (live plan).
+    pub fargate_roles: Option<&'a [String]>,
 }
 
 /// What happens to one mapping.
@@ -291,6 +293,18 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
             format!("group `{g}` contains white space; a stray space before a list item merges items into one group, so check the indentation"),
         );
     }
+    if principal.kind == PrincipalKind::Role
+        && options
+            .role_paths
+            .is_some_and(|r| r.is_missing(&principal.account, &principal.name))
+    {
+        ctx.note(
+            "role-not-found",
+            format!("IAM has no role `{}` in account {}: no caller can match this mapping today, so it is not migrated", principal.name, principal.account),
+        );
+        planned.action = Action::Skip;
+        return planned;
+    }
     let path = role_path(&principal, options, &mut ctx);
     let username = m.username.as_deref().unwrap_or_default();
     let entry = if username == EC2_NODE_USERNAME || username == SESSION_NODE_USERNAME {
@@ -381,7 +395,15 @@ fn node_entry(
     } else {
         EntryType::HybridLinux
     };
-    if username == SESSION_NODE_USERNAME {
+    let confirmed_fargate = options
+        .fargate_roles
+        .is_some_and(|roles| roles.iter().any(|r| r.eq_ignore_ascii_case(&p.name)));
+    let entry_type = if confirmed_fargate {
+        EntryType::FargateLinux
+    } else {
+        entry_type
+    };
+    if username == SESSION_NODE_USERNAME && !confirmed_fargate {
         let other = if entry_type == EntryType::FargateLinux {
             EntryType::HybridLinux
         } else {

@@ -1,0 +1,322 @@
+//! The live commands: connect, run, print, and map the outcome to an exit status.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::{ClusterArgs, MigrateArgs, PlanArgs, RollbackArgs, StatusArgs, exit, fail};
+use crate::eks::AuthenticationMode;
+use crate::live::{Cluster, LivePlan};
+use crate::options::{PolicyMap, RolePaths};
+use crate::plan::{FleetPlan, SCHEMA};
+use crate::reconcile::Operation;
+use crate::report::{self, Format};
+use crate::stages::{MigrateOptions, Run, StageError};
+use crate::state::{Event, StateDir};
+
+async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
+    let sdk = crate::aws::sdk_config(&target.aws)
+        .await
+        .map_err(|e| fail(&e))?;
+    Cluster::connect(
+        &target.cluster,
+        sdk,
+        target.kubeconfig.clone(),
+        target.context.clone(),
+    )
+    .await
+    .map_err(|e| fail(&format!("cluster {}: {e}", target.cluster)))
+}
+
+fn load_options(
+    policy_map: Option<&std::path::Path>,
+    role_paths: Option<&std::path::Path>,
+) -> Result<(Option<PolicyMap>, Option<RolePaths>), i32> {
+    let pm = policy_map
+        .map(PolicyMap::load)
+        .transpose()
+        .map_err(|e| fail(&format!("--policy-map {e}")))?;
+    let rp = role_paths
+        .map(RolePaths::load)
+        .transpose()
+        .map_err(|e| fail(&format!("--role-paths {e}")))?;
+    Ok((pm, rp))
+}
+
+fn print(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `plan --cluster NAME`: the plan of a live cluster and the operations `--to entries` would send.
+pub async fn live_plan(args: PlanArgs) -> i32 {
+    let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let target = ClusterArgs {
+        cluster: args.cluster.clone().unwrap_or_default(),
+        aws: args.aws.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        state_dir: None,
+    };
+    let mut cluster = match connect(&target).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = match crate::live::plan_cluster(&mut cluster, pm.as_ref(), rp.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("cluster {}: {e}", target.cluster)),
+    };
+    eprint!("{}", report::render_errors(&plan.errors));
+    print(&render_live(&plan, args.output));
+    if !plan.errors.is_empty() {
+        exit::ERROR
+    } else if plan.plan.summary.blockers > 0 {
+        exit::BLOCKERS
+    } else {
+        exit::OK
+    }
+}
+
+/// Renders a live plan: the offline renderers for the mappings, then the operations.
+pub fn render_live(plan: &LivePlan, format: Format) -> String {
+    match format {
+        Format::Json | Format::Yaml => {
+            let doc = json!({"schema": SCHEMA, "clusters": [plan], "errors": []});
+            match format {
+                Format::Json => serde_json::to_string_pretty(&doc).expect("plans serialize") + "\n",
+                _ => serde_saphyr::to_string(&doc).expect("plans serialize"),
+            }
+        }
+        _ => {
+            let fleet = FleetPlan {
+                schema: SCHEMA,
+                clusters: vec![plan.plan.clone()],
+                errors: Vec::new(),
+            };
+            let mut out = report::render(&fleet, format);
+            out.push_str(&format!(
+                "\n  Live: mode {}, {} existing access entries. Operations for `migrate --to entries`:\n",
+                plan.authentication_mode.as_deref().unwrap_or("unknown"),
+                plan.existing_entries.len()
+            ));
+            if plan.operations.is_empty() {
+                out.push_str("    none\n");
+            }
+            for op in &plan.operations {
+                out.push_str(&format!("    {}\n", describe_operation(op)));
+            }
+            out
+        }
+    }
+}
+
+fn describe_operation(op: &Operation) -> String {
+    match op {
+        Operation::Create { entry } => format!(
+            "create    {} {}{}{}",
+            entry.principal_arn,
+            entry.entry_type,
+            entry
+                .username
+                .as_ref()
+                .map(|u| format!(" username={u}"))
+                .unwrap_or_default(),
+            if entry.kubernetes_groups.is_empty() {
+                String::new()
+            } else {
+                format!(" groups={}", entry.kubernetes_groups.join(","))
+            }
+        ),
+        Operation::Update {
+            principal_arn,
+            username,
+            kubernetes_groups,
+            ..
+        } => format!(
+            "update    {principal_arn}{} groups={}",
+            username
+                .as_ref()
+                .map(|u| format!(" username={u}"))
+                .unwrap_or_default(),
+            kubernetes_groups.join(",")
+        ),
+        Operation::Associate {
+            principal_arn,
+            policy,
+            ..
+        } => {
+            format!(
+                "associate {principal_arn} {} ({})",
+                policy.policy_name(),
+                policy.access_scope
+            )
+        }
+        Operation::Adopt { principal_arn } => {
+            format!("adopt     {principal_arn} (already as planned)")
+        }
+        Operation::Conflict {
+            principal_arn,
+            reason,
+        } => format!("CONFLICT  {principal_arn}: {reason}"),
+    }
+}
+
+fn stage_exit(result: Result<(), StageError>) -> i32 {
+    match result {
+        Ok(()) => exit::OK,
+        Err(StageError::Refused(why)) => {
+            eprintln!("refused: {why}");
+            exit::REFUSED
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// `migrate --cluster NAME --to STAGE`.
+pub async fn migrate(args: MigrateArgs) -> i32 {
+    let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let states = match StateDir::new(args.target.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut cluster = match connect(&args.target).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = |line: &str| println!("{line}");
+    let mut run = match Run::new(&mut cluster, &states, pm.as_ref(), rp.as_ref(), &mut out) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let opts = MigrateOptions {
+        yes: args.yes,
+        confirm: args.confirm,
+        allow_drop: args.allow_drop,
+        update_timeout: Duration::from_secs(args.timeout),
+        poll_interval: poll_interval(),
+    };
+    stage_exit(run.migrate(args.to, &opts).await)
+}
+
+/// How often DescribeUpdate is polled at first (it backs off to 30 s).
+fn poll_interval() -> Duration {
+    std::env::var("AWS_AUTH_MIGRATE_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(5), Duration::from_millis)
+}
+
+/// `rollback --cluster NAME`.
+pub async fn rollback(args: RollbackArgs) -> i32 {
+    let states = match StateDir::new(args.target.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut cluster = match connect(&args.target).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = |line: &str| println!("{line}");
+    let mut run = match Run::new(&mut cluster, &states, None, None, &mut out) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    stage_exit(run.rollback(args.yes).await)
+}
+
+/// `status --cluster NAME`.
+pub async fn status(args: StatusArgs) -> i32 {
+    let states = match StateDir::new(args.target.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let cluster = match connect(&args.target).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let info = &cluster.info;
+    let state = match states.cluster(&info.account, &info.region, &info.name) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let records = state.records().unwrap_or_default();
+    let backups = state.backups().unwrap_or_default();
+    let entries_done = records
+        .iter()
+        .any(|r| r.stage == "entries" && matches!(r.event, Event::Done { .. }));
+    let stage = match info.authentication_mode {
+        Some(AuthenticationMode::Api) => "api: done (aws-auth is no longer consulted)",
+        Some(AuthenticationMode::ApiAndConfigMap) if entries_done => {
+            "entries: access entries reconciled; next: verify, then api"
+        }
+        Some(AuthenticationMode::ApiAndConfigMap) => "dual: both sources active; next: entries",
+        Some(AuthenticationMode::ConfigMap) if !backups.is_empty() => "backup: taken; next: dual",
+        Some(AuthenticationMode::ConfigMap) => "not started",
+        None => "unknown mode",
+    };
+    let mut text = format!(
+        "cluster {} ({}/{})\n  mode   {}\n  stage  {stage}\n  state  {}\n",
+        info.name,
+        info.account,
+        info.region,
+        info.authentication_mode.map_or("unknown", |m| m.as_str()),
+        state.dir().display()
+    );
+    text.push_str(&format!("  backups ({}):\n", backups.len()));
+    for b in &backups {
+        text.push_str(&format!("    {}\n", b.display()));
+    }
+    let verification = records.iter().rev().find_map(|r| match &r.event {
+        Event::Verified {
+            passed, plan_hash, ..
+        } => Some(format!(
+            "{} for plan {plan_hash} at {}",
+            if *passed { "passed" } else { "failed" },
+            r.time
+        )),
+        _ => None,
+    });
+    text.push_str(&format!(
+        "  last verification: {}\n",
+        verification.unwrap_or_else(|| "none".into())
+    ));
+    text.push_str(&format!(
+        "  journal ({} records, last {}):\n",
+        records.len(),
+        args.last.min(records.len())
+    ));
+    for r in records.iter().rev().take(args.last).rev() {
+        let what = match &r.event {
+            Event::RunStarted { command } => format!("run started: {command}"),
+            Event::BackupWritten { path } => format!("backup written: {path}"),
+            Event::Intent { op } => format!("intent: {op}"),
+            Event::Done { op } => format!("done: {op}"),
+            Event::Failed { op, error } => format!("FAILED: {op}: {error}"),
+            Event::ModeUpdateRequested { target, update_id } => {
+                format!("mode update to {target} requested ({update_id})")
+            }
+            Event::ModeUpdateFinished {
+                target,
+                update_id,
+                status,
+            } => format!("mode update to {target} ({update_id}) {status}"),
+            Event::Verified { passed, .. } => {
+                format!("verification {}", if *passed { "passed" } else { "failed" })
+            }
+            Event::RunFinished { outcome } => format!("run finished: {outcome}"),
+        };
+        text.push_str(&format!(
+            "    {} {} {:<8} {what}\n",
+            r.time, r.run_id, r.stage
+        ));
+    }
+    print(&text);
+    exit::OK
+}

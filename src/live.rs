@@ -1,0 +1,267 @@
+//! The live plan: what a cluster has now (mode, aws-auth, access entries, node roles, IAM role
+//! paths) and the operations that bring it to the plan.
+//!
+//! aws-auth is read through the Kubernetes API and fed to the same reader as an offline file,
+//! in the JSON form the backup stores, so findings point into the backup a person can open.
+
+use std::collections::BTreeSet;
+
+use aws_config::SdkConfig;
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde::Serialize;
+
+use crate::arn::{self, PrincipalKind};
+use crate::eks::{ClusterInfo, Eks, NodeRoles};
+use crate::kubeapi::KubeAccess;
+use crate::options::{PolicyMap, RolePaths};
+use crate::plan::{ClusterPlan, InputError, plan_source};
+use crate::reconcile::{ExistingEntry, Operation, reconcile};
+use crate::source::SourceFile;
+use crate::translate::Options;
+
+/// Everything read from a cluster before deciding anything.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub cluster: ClusterInfo,
+    /// The ConfigMap as fetched, `None` when the cluster has none.
+    pub aws_auth: Option<ConfigMap>,
+    pub entries: Vec<ExistingEntry>,
+    pub node_roles: NodeRoles,
+    /// The account of the credentials in use.
+    pub caller_account: String,
+    pub caller_arn: String,
+}
+
+/// A cluster's plan with its live state and the operations that reconcile it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivePlan {
+    #[serde(flatten)]
+    pub plan: ClusterPlan,
+    pub authentication_mode: Option<String>,
+    pub existing_entries: Vec<ExistingEntry>,
+    pub operations: Vec<Operation>,
+    #[serde(skip)]
+    pub errors: Vec<InputError>,
+    #[serde(skip)]
+    pub snapshot: Snapshot,
+}
+
+/// Clients for one cluster.
+pub struct Cluster {
+    pub name: String,
+    pub sdk: SdkConfig,
+    pub eks: Eks,
+    pub kube: KubeAccess,
+    pub info: ClusterInfo,
+}
+
+/// Why a live command could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Api(#[from] crate::eks::ApiError),
+    #[error(transparent)]
+    Kube(#[from] crate::kubeapi::KubeError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Cluster {
+    /// Connects to `name`: DescribeCluster, then Kubernetes access from its endpoint and CA
+    /// (or from a kubeconfig when one is named).
+    pub async fn connect(
+        name: &str,
+        sdk: SdkConfig,
+        kubeconfig: Option<std::path::PathBuf>,
+        context: Option<String>,
+    ) -> Result<Self, LiveError> {
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let eks = Eks::new(aws_sdk_eks::Client::new(&sdk), region);
+        let info = eks.describe_cluster(name).await?;
+        let kube = if kubeconfig.is_some() || context.is_some() {
+            KubeAccess::Kubeconfig {
+                path: kubeconfig,
+                context,
+            }
+        } else {
+            let credentials = sdk
+                .credentials_provider()
+                .ok_or_else(|| LiveError::Other("no AWS credentials configured".into()))?;
+            KubeAccess::Token {
+                cluster: Box::new(info.clone()),
+                credentials,
+                cached: tokio::sync::Mutex::new(None),
+            }
+        };
+        Ok(Cluster {
+            name: name.to_string(),
+            sdk,
+            eks,
+            kube,
+            info,
+        })
+    }
+
+    /// Reads everything the plan needs.
+    pub async fn snapshot(&mut self) -> Result<Snapshot, LiveError> {
+        self.info = self.eks.describe_cluster(&self.name).await?;
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let me = sts.get_caller_identity().send().await.map_err(|e| {
+            LiveError::Other(format!(
+                "STS GetCallerIdentity failed: {}",
+                aws_sdk_sts::error::DisplayErrorContext(e)
+            ))
+        })?;
+        let entries =
+            if self.info.authentication_mode == Some(crate::eks::AuthenticationMode::ConfigMap) {
+                // Access-entry calls are refused in CONFIG_MAP (domain.md §2.2).
+                Vec::new()
+            } else {
+                self.eks.list_entries(&self.name).await?
+            };
+        Ok(Snapshot {
+            aws_auth: self.kube.aws_auth().await?,
+            node_roles: self.eks.node_roles(&self.name).await?,
+            entries,
+            caller_account: me.account().unwrap_or_default().to_string(),
+            caller_arn: me.arn().unwrap_or_default().to_string(),
+            cluster: self.info.clone(),
+        })
+    }
+}
+
+/// The ConfigMap as the JSON document the backup stores (kubectl-apply-able).
+pub fn configmap_json(cm: &ConfigMap) -> String {
+    let mut value = serde_json::to_value(cm).expect("ConfigMaps serialize");
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        // Server-owned fields would make `kubectl apply` of the backup fail or conflict.
+        for key in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
+            meta.remove(key);
+        }
+    }
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("apiVersion".into(), "v1".into());
+        obj.insert("kind".into(), "ConfigMap".into());
+    }
+    let mut s = serde_json::to_string_pretty(&value).expect("JSON values serialize");
+    s.push('\n');
+    s
+}
+
+/// Resolves IAM paths of the roles aws-auth names, through IAM GetRole in the caller's own
+/// account only: a role name looked up with another account's credentials would find a
+/// different role of the same name, so other accounts need `--role-paths`.
+pub async fn resolve_role_paths(
+    sdk: &SdkConfig,
+    snapshot: &Snapshot,
+    source: &SourceFile,
+    from_file: Option<&RolePaths>,
+) -> Result<RolePaths, LiveError> {
+    let mut paths = from_file.cloned().unwrap_or_default();
+    paths.origin = "IAM";
+    let auth = match crate::awsauth::read(source) {
+        Ok(auth) => auth,
+        Err(_) => return Ok(paths),
+    };
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let mut asked = BTreeSet::new();
+    for m in auth.effective() {
+        let Ok(p) = arn::parse(&m.arn) else { continue };
+        if p.kind != PrincipalKind::Role
+            || p.account != snapshot.caller_account
+            || !asked.insert(p.name.to_lowercase())
+        {
+            continue;
+        }
+        match iam.get_role().role_name(&p.name).send().await {
+            Ok(out) => {
+                if let Some(role) = out.role() {
+                    // Defensive: never take a role of another account for this one.
+                    if role.arn().contains(&format!(":{}:", p.account)) {
+                        paths.insert(&p.account, &p.name, role.path());
+                    }
+                }
+            }
+            Err(e) => {
+                let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or_default()
+                    .to_string();
+                if code == "NoSuchEntity" {
+                    paths.insert_missing(&p.account, &p.name);
+                } else if code != "AccessDenied" {
+                    return Err(LiveError::Other(format!(
+                        "IAM GetRole {} failed: {}",
+                        p.name,
+                        aws_sdk_iam::error::DisplayErrorContext(e)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// Reads the cluster and plans it.
+pub async fn plan_cluster(
+    cluster: &mut Cluster,
+    policy_map: Option<&PolicyMap>,
+    role_paths: Option<&RolePaths>,
+) -> Result<LivePlan, LiveError> {
+    let snapshot = cluster.snapshot().await?;
+    let name = format!(
+        "{}/{}/{}:kube-system/aws-auth",
+        snapshot.cluster.account, snapshot.cluster.region, snapshot.cluster.name
+    );
+    let text = match &snapshot.aws_auth {
+        Some(cm) => configmap_json(cm),
+        None => String::from(
+            "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"aws-auth\", \"namespace\": \"kube-system\"}}\n",
+        ),
+    };
+    let source = SourceFile::new(name, text);
+    let paths = resolve_role_paths(&cluster.sdk, &snapshot, &source, role_paths).await?;
+    let fargate: Vec<String> = snapshot
+        .node_roles
+        .fargate
+        .iter()
+        .filter_map(|a| arn::parse(a).ok().map(|p| p.name.to_lowercase()))
+        .collect();
+    let options = Options {
+        policy_map,
+        role_paths: Some(&paths),
+        cluster_account: Some(&snapshot.cluster.account),
+        fargate_roles: Some(&fargate),
+    };
+    let (plan, errors) = plan_source(&snapshot.cluster.name, &source, options);
+    let plan = plan.ok_or_else(|| {
+        LiveError::Other(errors.first().map_or_else(
+            || "aws-auth could not be read".into(),
+            |e| e.message.clone(),
+        ))
+    })?;
+    let desired: Vec<_> = plan
+        .mappings
+        .iter()
+        .filter_map(|m| m.access_entry.clone())
+        .collect();
+    let operations = reconcile(&desired, &snapshot.entries);
+    Ok(LivePlan {
+        plan,
+        authentication_mode: snapshot
+            .cluster
+            .authentication_mode
+            .map(|m| m.as_str().to_string()),
+        existing_entries: snapshot.entries.clone(),
+        operations,
+        errors,
+        snapshot,
+    })
+}
