@@ -43,6 +43,10 @@ pub enum Command {
     /// entries (create and reconcile access entries), api (API_AND_CONFIG_MAP -> API, through the
     /// safety gate). Every stage is idempotent; after a crash, run the same command again.
     Migrate(MigrateArgs),
+    /// Check that every principal can do after the migration what it could do before, with the
+    /// cluster's SubjectAccessReview and the access policies' published rules; the result is
+    /// recorded for the `api` gate.
+    Verify(VerifyArgs),
     /// Undo what the tool did while the cluster is in API_AND_CONFIG_MAP: delete the entries it
     /// created and restore the ones it changed, so aws-auth governs access again.
     Rollback(RollbackArgs),
@@ -93,6 +97,21 @@ pub struct MigrateArgs {
     pub policy_map: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     pub role_paths: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: ClusterArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+    /// A mapping (`mapRoles[3]`) or ARN that may lose access at the switch to API.
+    #[arg(long, value_name = "ID_OR_ARN")]
+    pub allow_drop: Vec<String>,
+    /// The policy map the plan used: gains from its policies are expected.
+    #[arg(long, value_name = "FILE")]
+    pub policy_map: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +187,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Plan(args) if args.cluster.is_some() => block_on(crate::commands::live_plan(args)),
         Command::Plan(args) => run_plan(args),
         Command::Migrate(args) => block_on(crate::commands::migrate(args)),
+        Command::Verify(args) => block_on(crate::commands::verify(args)),
         Command::Rollback(args) => block_on(crate::commands::rollback(args)),
         Command::Status(args) => block_on(crate::commands::status(args)),
     }

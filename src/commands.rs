@@ -172,6 +172,10 @@ fn stage_exit(result: Result<(), StageError>) -> i32 {
             eprintln!("refused: {why}");
             exit::REFUSED
         }
+        Err(StageError::NotVerified(why)) => {
+            eprintln!("error: {why}");
+            exit::BLOCKERS
+        }
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -211,6 +215,48 @@ fn poll_interval() -> Duration {
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(5), Duration::from_millis)
+}
+
+/// `verify --cluster NAME`: the parity check, recorded for the `api` gate.
+pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
+    let pm = match load_options(args.policy_map.as_deref(), None) {
+        Ok((pm, _)) => pm,
+        Err(code) => return code,
+    };
+    let states = match StateDir::new(args.target.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut cluster = match connect(&args.target).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = |line: &str| eprintln!("{line}");
+    let mut run = match Run::new(&mut cluster, &states, pm.as_ref(), None, &mut out) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let opts = MigrateOptions {
+        allow_drop: args.allow_drop,
+        ..MigrateOptions::default()
+    };
+    match run.verify(&opts).await {
+        Ok(report) => {
+            print(&match args.output {
+                Format::Json => {
+                    serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"
+                }
+                Format::Yaml => serde_saphyr::to_string(&report).expect("reports serialize"),
+                _ => crate::parity::render_table(&report),
+            });
+            if report.passed {
+                exit::OK
+            } else {
+                exit::BLOCKERS
+            }
+        }
+        Err(e) => stage_exit(Err(e)),
+    }
 }
 
 /// `rollback --cluster NAME`.

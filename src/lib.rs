@@ -5,6 +5,7 @@
 //! way aws-iam-authenticator does, [`translate`] holds the translation rules, [`plan`] makes a
 //! serialisable plan per cluster and [`report`] renders it.
 
+pub mod access_policy;
 pub mod arn;
 pub mod aws;
 pub mod awsauth;
@@ -16,7 +17,9 @@ pub mod kubeapi;
 pub mod live;
 pub mod model;
 pub mod options;
+pub mod parity;
 pub mod plan;
+pub mod rbac;
 pub mod reconcile;
 pub mod report;
 pub mod source;

@@ -166,7 +166,11 @@ pub async fn resolve_role_paths(
     from_file: Option<&RolePaths>,
 ) -> Result<RolePaths, LiveError> {
     let mut paths = from_file.cloned().unwrap_or_default();
-    paths.origin = "IAM";
+    paths.origin = if from_file.is_some() {
+        "--role-paths or IAM"
+    } else {
+        "IAM"
+    };
     let auth = match crate::awsauth::read(source) {
         Ok(auth) => auth,
         Err(_) => return Ok(paths),

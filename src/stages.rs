@@ -25,6 +25,7 @@ pub enum Stage {
     Backup,
     Dual,
     Entries,
+    Verify,
     Api,
 }
 
@@ -34,6 +35,7 @@ impl Stage {
             Stage::Backup => "backup",
             Stage::Dual => "dual",
             Stage::Entries => "entries",
+            Stage::Verify => "verify",
             Stage::Api => "api",
         }
     }
@@ -63,6 +65,9 @@ pub enum StageError {
     State(#[from] std::io::Error),
     #[error("{0}")]
     Refused(String),
+    /// Parity verification found lost permissions.
+    #[error("{0}")]
+    NotVerified(String),
     #[error("{0}")]
     Failed(String),
 }
@@ -154,6 +159,9 @@ impl<'a> Run<'a> {
         if to >= Stage::Entries && mode != Some(AuthenticationMode::Api) {
             steps.push(Stage::Entries);
         }
+        if to >= Stage::Verify && mode != Some(AuthenticationMode::Api) {
+            steps.push(Stage::Verify);
+        }
         if to >= Stage::Api && mode != Some(AuthenticationMode::Api) {
             steps.push(Stage::Api);
         }
@@ -173,11 +181,14 @@ impl<'a> Run<'a> {
                     )
                 }
                 Stage::Api => "api (API_AND_CONFIG_MAP -> API, irreversible)".to_string(),
+                Stage::Verify => "verify (SubjectAccessReview parity)".to_string(),
                 Stage::Backup => "backup".to_string(),
             })
             .collect();
         self.say(&format!("will run: {}", describe.join(", ")));
-        let mutating = steps.iter().any(|s| *s != Stage::Backup);
+        let mutating = steps
+            .iter()
+            .any(|s| !matches!(s, Stage::Backup | Stage::Verify));
         if mutating && !opts.yes && !confirm_interactively("Proceed?")? {
             return Err(StageError::Refused(
                 "nothing was changed: answer `y` or pass --yes".into(),
@@ -212,6 +223,21 @@ impl<'a> Run<'a> {
                         .await?
                 }
                 Stage::Entries => self.entries(opts).await?,
+                Stage::Verify => {
+                    let report = self.verify(opts).await?;
+                    if !report.passed {
+                        let why = format!(
+                            "verification failed: {} permissions would be lost (see `aws-auth-migrate verify --cluster {}`)",
+                            report.lost(),
+                            self.cluster.name
+                        );
+                        // On the way to API the gate refuses with every reason, this one among
+                        // them (the mappings that would be dropped are named there).
+                        if !steps.contains(&Stage::Api) {
+                            return Err(StageError::NotVerified(why));
+                        }
+                    }
+                }
                 Stage::Api => self.api(opts).await?,
             }
         }
@@ -541,13 +567,29 @@ impl<'a> Run<'a> {
     /// The switch to API, only through the safety gate.
     async fn api(&mut self, opts: &MigrateOptions) -> Result<(), StageError> {
         let plan = self.plan().await?;
-        let refusals = gate(&plan, opts, &self.cluster.name, &plan.snapshot.caller_arn);
+        let verification = self.last_verification()?;
+        let mut refusals = gate(&plan, opts, &self.cluster.name, &plan.snapshot.caller_arn);
+        let hash = crate::parity::plan_hash(
+            &plan
+                .plan
+                .mappings
+                .iter()
+                .filter_map(|m| m.access_entry.clone())
+                .collect::<Vec<_>>(),
+        );
+        match verification {
+            Some((h, true)) if h == hash => {}
+            Some((h, true)) => refusals.push(format!(
+                "the last passing verification was for plan {h}, but the plan is now {hash}; run --to verify again"
+            )),
+            Some((_, false)) => refusals.push("the last verification failed: permissions would be lost; fix them and run --to verify".into()),
+            None => refusals.push("no verification has passed for this cluster; run --to verify".into()),
+        }
         let running = self
             .cluster
             .eks
             .updates_in_progress(&self.cluster.name)
             .await?;
-        let mut refusals = refusals;
         if !running.is_empty() {
             refusals.push(format!(
                 "an update is in progress ({}); wait for it",
@@ -563,6 +605,72 @@ impl<'a> Run<'a> {
         self.switch_mode(AuthenticationMode::Api, opts).await?;
         self.say("api      done: aws-auth is no longer consulted; it is kept in the cluster and in the backup");
         Ok(())
+    }
+
+    /// The plan hash and outcome of the latest verification in the journal.
+    fn last_verification(&self) -> Result<Option<(String, bool)>, StageError> {
+        Ok(self
+            .state
+            .records()?
+            .iter()
+            .rev()
+            .find_map(|r| match &r.event {
+                Event::Verified {
+                    plan_hash, passed, ..
+                } => Some((plan_hash.clone(), *passed)),
+                _ => None,
+            }))
+    }
+
+    /// Parity verification: journaled with the plan's hash, the report kept next to the journal.
+    pub async fn verify(
+        &mut self,
+        opts: &MigrateOptions,
+    ) -> Result<crate::parity::ParityReport, StageError> {
+        let plan = self.plan().await?;
+        let (rbac, resources) = crate::parity::read_rbac(&self.cluster.kube).await?;
+        let declared = self
+            .policy_map
+            .map(|pm| pm.groups.values().map(|g| g.policy.clone()).collect())
+            .unwrap_or_default();
+        let inputs = crate::parity::Inputs {
+            cluster: &self.cluster.name,
+            mappings: &plan.plan.mappings,
+            existing: &plan.existing_entries,
+            rbac: &rbac,
+            resources: &resources,
+            declared_policies: declared,
+            allow_drop: &opts.allow_drop,
+        };
+        let report = crate::parity::verify(&self.cluster.kube, &inputs).await?;
+        let mut text = serde_json::to_string_pretty(&report).expect("reports serialize");
+        text.push('\n');
+        write_atomic(&self.state.dir().join("verification.json"), text.as_bytes())?;
+        self.journal(
+            "verify",
+            Event::Verified {
+                plan_hash: report.plan_hash.clone(),
+                passed: report.passed,
+                detail: format!(
+                    "{} principals, {} lost, {} gained, {} identities, {} reviews",
+                    report.principals.len(),
+                    report.lost(),
+                    report.gained(),
+                    report.identities,
+                    report.reviews
+                ),
+            },
+        )?;
+        self.say(&format!(
+            "verify   {}: {} principals, {} lost, {} gained ({} identities, {} SubjectAccessReviews)",
+            if report.passed { "passed" } else { "FAILED" },
+            report.principals.len(),
+            report.lost(),
+            report.gained(),
+            report.identities,
+            report.reviews
+        ));
+        Ok(report)
     }
 
     /// Undoes what the tool did, while the cluster is in API_AND_CONFIG_MAP.

@@ -323,10 +323,15 @@ fn role_path(p: &Principal, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Stri
     if p.kind != PrincipalKind::Role {
         return p.path.clone();
     }
-    if let Some(path) = options.role_paths.and_then(|r| r.path(&p.account, &p.name)) {
+    if let Some(paths) = options.role_paths
+        && let Some(path) = paths.path(&p.account, &p.name)
+    {
         ctx.note(
             "role-path-from-file",
-            format!("role `{}` uses the path `{path}` from --role-paths", p.name),
+            format!(
+                "role `{}` uses the path `{path}` from {}",
+                p.name, paths.origin
+            ),
         );
         return path.to_string();
     }
