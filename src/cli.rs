@@ -168,6 +168,12 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub role_paths: Option<PathBuf>,
 
+    /// The cluster's RBAC as `kubectl get clusterroles,clusterrolebindings,roles,rolebindings
+    /// -A -o yaml` writes it: finds `kind: User` bindings a username change would orphan,
+    /// groups bound to nothing, and groups an access policy could replace.
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+    pub rbac: Option<PathBuf>,
+
     /// The clusters' AWS account id, to check that node roles live in it.
     #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account)]
     pub account: Option<String>,
@@ -218,7 +224,16 @@ fn run_plan(args: PlanArgs) -> i32 {
         cluster_account: args.account.as_deref(),
         fargate_roles: None,
     };
-    let fleet = plan::plan_files(&args.sources, options);
+    let rbac = match args
+        .rbac
+        .as_deref()
+        .map(crate::rbac::Rbac::load)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("--rbac {e}")),
+    };
+    let fleet = plan::plan_files_with_rbac(&args.sources, options, rbac.as_ref());
     eprint!("{}", report::render_errors(&fleet.errors));
     let rendered = report::render(&fleet, args.output);
     let mut stdout = std::io::stdout().lock();

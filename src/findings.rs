@@ -76,6 +76,9 @@ catalogue! {
     "role-not-found" Warning "IAM has no such role, so the mapping matches nobody and is not migrated";
     "cross-account-principal" Info "the principal lives in another account than the cluster";
     "no-cluster-admin" Warning "no access entry gets cluster admin; keep a break-glass admin before the switch to API";
+    "rbac-user-orphaned" Blocker "a kind: User binding names the aws-auth username, which the access entry changes";
+    "rbac-group-unbound" Info "a group of a planned entry is named by no binding";
+    "rbac-group-matches-policy" Info "a group is only bound to view, edit or admin; an access policy could replace it";
     "entry-limit" Blocker "more than 3,000 access entries: the EKS per-cluster limit";
 }
 

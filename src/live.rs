@@ -14,7 +14,7 @@ use crate::arn::{self, PrincipalKind};
 use crate::eks::{ClusterInfo, Eks, NodeRoles};
 use crate::kubeapi::KubeAccess;
 use crate::options::{PolicyMap, RolePaths};
-use crate::plan::{ClusterPlan, InputError, plan_source};
+use crate::plan::{ClusterPlan, InputError};
 use crate::reconcile::{ExistingEntry, Operation, reconcile};
 use crate::source::SourceFile;
 use crate::translate::Options;
@@ -244,7 +244,13 @@ pub async fn plan_cluster(
         cluster_account: Some(&snapshot.cluster.account),
         fargate_roles: Some(&fargate),
     };
-    let (plan, errors) = plan_source(&snapshot.cluster.name, &source, options);
+    // RBAC findings need list access to RBAC objects; without it the plan goes on without them.
+    let rbac = crate::parity::read_rbac(&cluster.kube)
+        .await
+        .ok()
+        .map(|(r, _)| r);
+    let (plan, errors) =
+        crate::plan::plan_source_with_rbac(&snapshot.cluster.name, &source, options, rbac.as_ref());
     let plan = plan.ok_or_else(|| {
         LiveError::Other(errors.first().map_or_else(
             || "aws-auth could not be read".into(),

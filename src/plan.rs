@@ -71,6 +71,16 @@ pub fn plan_source(
     source: &SourceFile,
     options: Options<'_>,
 ) -> (Option<ClusterPlan>, Vec<InputError>) {
+    plan_source_with_rbac(cluster, source, options, None)
+}
+
+/// [`plan_source`], plus findings from the cluster's RBAC when it is known.
+pub fn plan_source_with_rbac(
+    cluster: &str,
+    source: &SourceFile,
+    options: Options<'_>,
+    rbac: Option<&crate::rbac::Rbac>,
+) -> (Option<ClusterPlan>, Vec<InputError>) {
     let auth = match awsauth::read(source) {
         Ok(auth) => auth,
         Err(e) => {
@@ -87,6 +97,9 @@ pub fn plan_source(
     let translation = translate::translate(&auth, options);
     let mut findings = auth.findings;
     findings.extend(translation.findings);
+    if let Some(rbac) = rbac {
+        findings.extend(crate::rbac::analyze(&translation.mappings, rbac));
+    }
     // Stable order: by place in the file, then cluster-wide findings last.
     findings.sort_by(|a, b| match (&a.location, &b.location) {
         (Some(x), Some(y)) => x.cmp(y),
@@ -185,6 +198,15 @@ pub fn cluster_name(path: &Path) -> String {
 
 /// Plans every file; unreadable files become errors and the rest are still planned.
 pub fn plan_files(inputs: &[PathBuf], options: Options<'_>) -> FleetPlan {
+    plan_files_with_rbac(inputs, options, None)
+}
+
+/// [`plan_files`] with the clusters' exported RBAC (`--rbac`).
+pub fn plan_files_with_rbac(
+    inputs: &[PathBuf],
+    options: Options<'_>,
+    rbac: Option<&crate::rbac::Rbac>,
+) -> FleetPlan {
     let (files, mut errors) = expand_inputs(inputs);
     let mut clusters = Vec::new();
     for path in files {
@@ -219,7 +241,7 @@ pub fn plan_files(inputs: &[PathBuf], options: Options<'_>) -> FleetPlan {
             }
         };
         let source = SourceFile::new(name.as_str(), text);
-        let (plan, errs) = plan_source(&cluster_name(&path), &source, options);
+        let (plan, errs) = plan_source_with_rbac(&cluster_name(&path), &source, options, rbac);
         errors.extend(errs);
         clusters.extend(plan);
     }

@@ -444,3 +444,93 @@ items:
         );
     }
 }
+
+/// Findings from the cluster's RBAC about a plan (issue: offline analysis at plan time):
+/// `kind: User` bindings the new username no longer matches, groups bound to nothing, and
+/// groups whose only grant is a built-in role an access policy resembles (a suggestion, never
+/// applied silently).
+pub fn analyze(
+    mappings: &[crate::translate::PlannedMapping],
+    rbac: &Rbac,
+) -> Vec<crate::model::Finding> {
+    use crate::findings::finding;
+    let mut out = Vec::new();
+    let (users, groups) = rbac.subjects();
+    let mut reported_groups = BTreeSet::new();
+    for m in mappings {
+        let (Some(p), Some(entry)) = (&m.principal, &m.access_entry) else {
+            continue;
+        };
+        if entry.entry_type.is_node() {
+            continue;
+        }
+        let note = |code, message: String| {
+            let mut f = finding(code, message).about(m.mapping.id);
+            f.location = Some(m.mapping.location.clone());
+            f
+        };
+        let before = crate::parity::render(m.mapping.username.as_deref().unwrap_or_default(), p);
+        let after = match &entry.username {
+            Some(u) => crate::parity::render(u, p),
+            None => crate::parity::render(&p.default_username(&p.path), p),
+        };
+        // With no username the open-source authenticator sends "", but older EKS documentation
+        // says the IAM ARN; a binding to that ARN is checked too (domain.md §1.9).
+        let mut candidates = vec![before.clone()];
+        if before.is_empty() {
+            candidates.push(crate::arn::normalized(p));
+        }
+        for before in candidates
+            .into_iter()
+            .filter(|b| *b != after && users.contains(b))
+        {
+            let bindings: Vec<String> = rbac
+                .grants_for(&before, &[])
+                .into_iter()
+                .map(|g| g.binding)
+                .collect();
+            out.push(note(
+                "rbac-user-orphaned",
+                format!(
+                    "{} {} the user `{before}`, but the access entry's username will be `{}`: those permissions would be lost; keep the username or update the bindings",
+                    bindings.join(", "),
+                    if bindings.len() == 1 { "names" } else { "name" },
+                    entry.username.clone().unwrap_or_else(|| p.default_username(&p.path))
+                ),
+            ));
+        }
+        for g in &entry.kubernetes_groups {
+            if !groups.contains(g) {
+                if reported_groups.insert(format!("unbound:{g}")) {
+                    out.push(note(
+                        "rbac-group-unbound",
+                        format!("group `{g}` is named by no RoleBinding or ClusterRoleBinding: it grants nothing today"),
+                    ));
+                }
+                continue;
+            }
+            let grants = rbac.grants_for("", std::slice::from_ref(g));
+            let builtin = match grants.as_slice() {
+                [one] if one.namespace.is_none() => match one.role.as_str() {
+                    "view" => Some("AmazonEKSViewPolicy"),
+                    "edit" => Some("AmazonEKSEditPolicy"),
+                    "admin" => Some("AmazonEKSAdminPolicy"),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(policy) = builtin
+                && reported_groups.insert(format!("policy:{g}"))
+            {
+                out.push(note(
+                    "rbac-group-matches-policy",
+                    format!(
+                        "group `{g}` is only bound to the built-in ClusterRole `{}`; {policy} is similar (not equal: aggregated CRD rules and a few subresources differ), and --policy-map could use it instead of the group",
+                        grants[0].role
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
