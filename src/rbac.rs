@@ -366,85 +366,6 @@ pub fn baseline(namespaces: &BTreeSet<String>) -> BTreeSet<Probe> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rbac() -> Rbac {
-        let text = r#"
-apiVersion: v1
-kind: List
-items:
-- apiVersion: rbac.authorization.k8s.io/v1
-  kind: ClusterRole
-  metadata: {name: reader}
-  rules:
-  - apiGroups: [""]
-    resources: [pods, pods/log]
-    verbs: [get, list]
-  - nonResourceURLs: ["/healthz"]
-    verbs: [get]
-- apiGroups: []
-  apiVersion: rbac.authorization.k8s.io/v1
-  kind: ClusterRoleBinding
-  metadata: {name: readers}
-  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
-  subjects: [{kind: Group, name: reader, apiGroup: rbac.authorization.k8s.io}]
-- apiVersion: rbac.authorization.k8s.io/v1
-  kind: Role
-  metadata: {name: deployer, namespace: apps}
-  rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
-- apiVersion: rbac.authorization.k8s.io/v1
-  kind: RoleBinding
-  metadata: {name: alice-deploys, namespace: apps}
-  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
-  subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
-"#;
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
-        Rbac::from_values(docs).unwrap()
-    }
-
-    #[test]
-    fn grants_follow_subjects() {
-        let rbac = rbac();
-        let g = rbac.grants_for("bob", &["reader".into()]);
-        assert_eq!(g.len(), 1);
-        assert_eq!(g[0].binding, "ClusterRoleBinding/readers");
-        let probes = probes_of(&g[0], &well_known_resources());
-        let shown: Vec<String> = probes.iter().map(ToString::to_string).collect();
-        assert!(
-            shown.contains(&"get pods/log (cluster-wide)".to_string()),
-            "{shown:?}"
-        );
-        assert!(shown.contains(&"get /healthz".to_string()));
-        assert_eq!(probes.len(), 5);
-        assert!(rbac.grants_for("", &[]).is_empty());
-    }
-
-    #[test]
-    fn wildcards_are_sampled() {
-        let rbac = rbac();
-        let g = rbac.grants_for("alice", &[]);
-        assert_eq!(g[0].namespace.as_deref(), Some("apps"));
-        let probes = probes_of(&g[0], &well_known_resources());
-        assert!(probes.iter().all(|p| p.namespace == "apps"));
-        assert!(
-            probes
-                .iter()
-                .any(|p| p.resource == "deployments" && p.verb == "deletecollection")
-        );
-        assert!(
-            probes.len() > 100 && probes.len() < 1000,
-            "{}",
-            probes.len()
-        );
-        assert_eq!(
-            rbac.binding_namespaces(),
-            BTreeSet::from(["apps".to_string()])
-        );
-    }
-}
-
 /// Findings from the cluster's RBAC about a plan (issue: offline analysis at plan time):
 /// `kind: User` bindings the new username no longer matches, groups bound to nothing, and
 /// groups whose only grant is a built-in role an access policy resembles (a suggestion, never
@@ -533,4 +454,83 @@ pub fn analyze(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rbac() -> Rbac {
+        let text = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRole
+  metadata: {name: reader}
+  rules:
+  - apiGroups: [""]
+    resources: [pods, pods/log]
+    verbs: [get, list]
+  - nonResourceURLs: ["/healthz"]
+    verbs: [get]
+- apiGroups: []
+  apiVersion: rbac.authorization.k8s.io/v1
+  kind: ClusterRoleBinding
+  metadata: {name: readers}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+  subjects: [{kind: Group, name: reader, apiGroup: rbac.authorization.k8s.io}]
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: Role
+  metadata: {name: deployer, namespace: apps}
+  rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+- apiVersion: rbac.authorization.k8s.io/v1
+  kind: RoleBinding
+  metadata: {name: alice-deploys, namespace: apps}
+  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+  subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+"#;
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
+        Rbac::from_values(docs).unwrap()
+    }
+
+    #[test]
+    fn grants_follow_subjects() {
+        let rbac = rbac();
+        let g = rbac.grants_for("bob", &["reader".into()]);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].binding, "ClusterRoleBinding/readers");
+        let probes = probes_of(&g[0], &well_known_resources());
+        let shown: Vec<String> = probes.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.contains(&"get pods/log (cluster-wide)".to_string()),
+            "{shown:?}"
+        );
+        assert!(shown.contains(&"get /healthz".to_string()));
+        assert_eq!(probes.len(), 5);
+        assert!(rbac.grants_for("", &[]).is_empty());
+    }
+
+    #[test]
+    fn wildcards_are_sampled() {
+        let rbac = rbac();
+        let g = rbac.grants_for("alice", &[]);
+        assert_eq!(g[0].namespace.as_deref(), Some("apps"));
+        let probes = probes_of(&g[0], &well_known_resources());
+        assert!(probes.iter().all(|p| p.namespace == "apps"));
+        assert!(
+            probes
+                .iter()
+                .any(|p| p.resource == "deployments" && p.verb == "deletecollection")
+        );
+        assert!(
+            probes.len() > 100 && probes.len() < 1000,
+            "{}",
+            probes.len()
+        );
+        assert_eq!(
+            rbac.binding_namespaces(),
+            BTreeSet::from(["apps".to_string()])
+        );
+    }
 }
