@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::access_policy::{self, Probe};
 use crate::arn::{self, Principal};
 use crate::kubeapi::{KubeAccess, KubeError};
-use crate::model::{AccessEntry, CLUSTER_ADMIN_POLICY, MappingId, PolicyAssociation};
+use crate::model::{AccessEntry, MappingId, PolicyAssociation};
 use crate::rbac::{self, Rbac, Resources};
 use crate::reconcile::ExistingEntry;
 use crate::translate::{Action, PlannedMapping};
@@ -87,7 +87,7 @@ pub struct PrincipalParity {
     pub lost: Vec<String>,
     /// Denied before, allowed after.
     pub gained: Vec<String>,
-    /// Gains that come from a policy the policy map asked for.
+    /// Every gain comes from a policy the policy map asked for (within the planned scope).
     pub gained_declared: bool,
     pub unchanged: usize,
     /// Why the principal has no `after` (no entry, a node role…), when it has none.
@@ -160,6 +160,8 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
         index: usize,
         before: Identity,
         after: Option<(Identity, Vec<PolicyAssociation>)>,
+        /// The planned associations of policies the policy map declared.
+        declared: Vec<PolicyAssociation>,
         probes: BTreeSet<Probe>,
     }
     let mut results: Vec<PrincipalParity> = Vec::new();
@@ -182,15 +184,13 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
         };
         let before = before_identity(m, &p);
         let planned = m.access_entry.as_ref();
-        let arn_key = planned.map_or_else(
-            || m.mapping.arn.to_lowercase(),
-            |e| e.principal_arn.to_lowercase(),
-        );
-        let have = existing.get(&arn_key);
+        // Looked up case-insensitively, shown as written.
+        let arn = planned.map_or_else(|| m.mapping.arn.clone(), |e| e.principal_arn.clone());
+        let have = existing.get(&arn.to_lowercase());
         if planned.is_some_and(|e| e.entry_type.is_node()) {
             results.push(PrincipalParity {
                 mapping: m.mapping.id,
-                principal_arn: arn_key.clone(),
+                principal_arn: have.map_or_else(|| arn.clone(), |h| h.principal_arn.clone()),
                 before,
                 after: None,
                 policies: Vec::new(),
@@ -234,15 +234,25 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
                 questions.insert((identity.clone(), probe.clone()));
             }
         }
+        let declared = planned
+            .map(|e| {
+                e.access_policies
+                    .iter()
+                    .filter(|p| inputs.declared_policies.contains(p.policy_name()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         work.push(Work {
             index: results.len(),
             before,
             after,
+            declared,
             probes,
         });
         results.push(PrincipalParity {
             mapping: m.mapping.id,
-            principal_arn: have.map_or(arn_key, |h| h.principal_arn.clone()),
+            principal_arn: have.map_or(arn, |h| h.principal_arn.clone()),
             before: Identity::new(String::new(), []),
             after: None,
             policies: Vec::new(),
@@ -301,21 +311,21 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             .iter()
             .map(|p| format!("{} ({})", p.policy_name(), p.access_scope))
             .collect();
-        let declared = policies.iter().any(|p| {
-            inputs.declared_policies.contains(p.policy_name())
-                && p.policy_name() != CLUSTER_ADMIN_POLICY
-        });
+        let mut undeclared = false;
         for probe in &w.probes {
             let was = decided[&(w.before.clone(), probe.clone())];
             let is = decided[&(after.clone(), probe.clone())]
                 || policies.iter().any(|pa| access_policy::allows(pa, probe));
             match (was, is) {
                 (true, false) => r.lost.push(probe.to_string()),
-                (false, true) => r.gained.push(probe.to_string()),
+                (false, true) => {
+                    r.gained.push(probe.to_string());
+                    undeclared |= !w.declared.iter().any(|pa| access_policy::allows(pa, probe));
+                }
                 _ => r.unchanged += 1,
             }
         }
-        r.gained_declared = declared && !r.gained.is_empty();
+        r.gained_declared = !undeclared && !r.gained.is_empty();
         r.after = Some(after);
     }
     let passed = results.iter().all(|r| r.lost.is_empty());

@@ -252,11 +252,11 @@ pub fn probes_of(grant: &Grant, resources: &Resources) -> BTreeSet<Probe> {
             rule.verbs.clone()
         };
         for path in rule.non_resource_urls.iter().flatten() {
-            let path = path.trim_end_matches('*').to_string();
-            let path = if path.is_empty() || path.ends_with('/') && path.len() > 1 {
-                format!("{path}healthz").replace("//", "/")
-            } else {
-                path
+            // `/*` stands for any URL (probed with /healthz); `/api/*` for the prefix itself.
+            let path = match path.strip_suffix('*') {
+                Some("/") | Some("") => "/healthz".to_string(),
+                Some(prefix) => prefix.trim_end_matches('/').to_string(),
+                None => path.clone(),
             };
             for verb in &verbs {
                 out.insert(Probe {

@@ -499,6 +499,22 @@ impl<'a> Run<'a> {
                     Ok(()) => Ok("created"),
                     Err(e) if e.is("ResourceInUseException") => {
                         let existing = eks.describe_entry(cluster, &entry.principal_arn).await?;
+                        // An entry with the tool's tag is its own (an earlier attempt did get
+                        // through); any other was made by EKS or someone else, and is adopted:
+                        // rollback must restore it, not delete it.
+                        let ours = existing.as_ref().is_some_and(|e| {
+                            e.tags.get(TAG_CREATED_BY).map(String::as_str)
+                                == Some("aws-auth-migrate")
+                        });
+                        if !ours {
+                            let adopt = json!({"op": "adopt", "principalArn": entry.principal_arn});
+                            self.journal("entries", Event::Done { op: adopt })
+                                .map_err(|e| ApiError {
+                                    operation: "journal",
+                                    code: "Io".into(),
+                                    message: e.to_string(),
+                                })?;
+                        }
                         let want = crate::model::AccessEntry {
                             principal_arn: entry.principal_arn.clone(),
                             entry_type: entry.entry_type,
@@ -507,26 +523,37 @@ impl<'a> Run<'a> {
                             access_policies: Vec::new(),
                         };
                         for follow in reconcile(std::slice::from_ref(&want), existing.as_slice()) {
-                            match follow {
+                            match &follow {
                                 Operation::Update {
                                     principal_arn,
                                     username,
                                     kubernetes_groups,
                                     ..
                                 } => {
+                                    let value = serde_json::to_value(&follow)
+                                        .expect("operations serialize");
+                                    let journal_err = |e: StageError| ApiError {
+                                        operation: "journal",
+                                        code: "Io".into(),
+                                        message: e.to_string(),
+                                    };
+                                    self.journal("entries", Event::Intent { op: value.clone() })
+                                        .map_err(journal_err)?;
                                     eks.update_entry(
                                         cluster,
-                                        &principal_arn,
+                                        principal_arn,
                                         username.as_deref(),
-                                        &kubernetes_groups,
+                                        kubernetes_groups,
                                     )
                                     .await?;
+                                    self.journal("entries", Event::Done { op: value })
+                                        .map_err(journal_err)?;
                                 }
                                 Operation::Conflict { reason, .. } => {
                                     return Err(ApiError {
                                         operation: "CreateAccessEntry",
                                         code: "Conflict".into(),
-                                        message: reason,
+                                        message: reason.clone(),
                                     });
                                 }
                                 _ => {}
@@ -577,14 +604,7 @@ impl<'a> Run<'a> {
                 .filter_map(|m| m.access_entry.clone())
                 .collect::<Vec<_>>(),
         );
-        match verification {
-            Some((h, true)) if h == hash => {}
-            Some((h, true)) => refusals.push(format!(
-                "the last passing verification was for plan {h}, but the plan is now {hash}; run --to verify again"
-            )),
-            Some((_, false)) => refusals.push("the last verification failed: permissions would be lost; fix them and run --to verify".into()),
-            None => refusals.push("no verification has passed for this cluster; run --to verify".into()),
-        }
+        refusals.extend(verification_refusal(verification, &hash));
         let running = self
             .cluster
             .eks
@@ -922,6 +942,10 @@ pub fn changes_to_undo(records: &[Record]) -> Undo {
             ("entries", "create") => {
                 undo.created.insert(arn);
             }
+            // A create that found someone else's entry: it is adopted, not the tool's.
+            ("entries", "adopt") => {
+                undo.created.remove(&arn);
+            }
             ("entries", "update") if !undo.created.contains(&arn) => {
                 let original = undo.adopted.entry(arn).or_default();
                 if original.identity.is_none() {
@@ -1046,6 +1070,21 @@ pub fn gate(
     refusals
 }
 
+/// Why the latest verification (plan hash, passed) does not cover the plan `hash`, if it does not.
+pub fn verification_refusal(last: Option<(String, bool)>, hash: &str) -> Option<String> {
+    match last {
+        Some((h, true)) if h == hash => None,
+        Some((h, true)) => Some(format!(
+            "the last passing verification was for plan {h}, but the plan is now {hash}; run --to verify again"
+        )),
+        Some((_, false)) => Some(
+            "the last verification failed: permissions would be lost; fix them and run --to verify"
+                .into(),
+        ),
+        None => Some("no verification has passed for this cluster; run --to verify".into()),
+    }
+}
+
 /// (account, lower-cased name) of the role or user behind an STS caller ARN.
 fn caller_principal(arn: &str) -> Option<(String, String)> {
     let p = crate::arn::parse(arn).ok()?;
@@ -1101,5 +1140,87 @@ fn failpoint_n(stage: &str, point: &str, n: usize) {
     if s == Some(stage) && p == Some(point) && count == n {
         eprintln!("failpoint {spec}: aborting");
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_needs_a_passing_verification_of_this_plan() {
+        assert_eq!(
+            verification_refusal(Some(("abc".into(), true)), "abc"),
+            None
+        );
+        let stale = verification_refusal(Some(("abc".into(), true)), "def").unwrap();
+        assert!(
+            stale.contains("for plan abc, but the plan is now def"),
+            "{stale}"
+        );
+        assert!(
+            verification_refusal(Some(("abc".into(), false)), "abc")
+                .unwrap()
+                .contains("failed")
+        );
+        assert!(
+            verification_refusal(None, "abc")
+                .unwrap()
+                .contains("no verification")
+        );
+    }
+
+    #[test]
+    fn the_journal_folds_into_what_rollback_undoes() {
+        let rec = |stage: &str, event: Event| Record {
+            time: String::new(),
+            run_id: "r".into(),
+            stage: stage.into(),
+            event,
+        };
+        let create = json!({"op": "create", "entry": {"principalArn": "arn:aws:iam::1:role/New", "type": "STANDARD", "username": null, "kubernetesGroups": []}});
+        let adopted_create = json!({"op": "create", "entry": {"principalArn": "arn:aws:iam::1:role/Race", "type": "STANDARD", "username": null, "kubernetesGroups": []}});
+        let update = json!({"op": "update", "principalArn": "arn:aws:iam::1:role/Race", "username": "new", "kubernetesGroups": ["g"], "previousUsername": "old", "previousGroups": ["a"]});
+        let assoc = json!({"op": "associate", "principalArn": "arn:aws:iam::1:role/Creator", "policy": {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "accessScope": {"type": "cluster"}}, "previousScope": null});
+        let records = vec![
+            rec("entries", Event::Intent { op: create.clone() }),
+            rec("entries", Event::Done { op: create }),
+            rec("entries", Event::Intent { op: adopted_create }),
+            rec(
+                "entries",
+                Event::Done {
+                    op: json!({"op": "adopt", "principalArn": "arn:aws:iam::1:role/Race"}),
+                },
+            ),
+            rec("entries", Event::Intent { op: update.clone() }),
+            rec("entries", Event::Done { op: update }),
+            rec("entries", Event::Intent { op: assoc }),
+        ];
+        let undo = changes_to_undo(&records);
+        assert_eq!(
+            undo.created,
+            BTreeSet::from(["arn:aws:iam::1:role/new".to_string()])
+        );
+        let race = &undo.adopted["arn:aws:iam::1:role/race"];
+        assert_eq!(race.identity, Some((Some("old".into()), vec!["a".into()])));
+        let creator = &undo.adopted["arn:aws:iam::1:role/creator"];
+        assert_eq!(creator.policies.values().next(), Some(&None));
+
+        let mut after = records.clone();
+        after.push(rec(
+            "rollback",
+            Event::Done {
+                op: json!({"op": "delete", "principalArn": "arn:aws:iam::1:role/New"}),
+            },
+        ));
+        after.push(rec(
+            "rollback",
+            Event::Done {
+                op: json!({"op": "update", "principalArn": "arn:aws:iam::1:role/Race"}),
+            },
+        ));
+        let undo = changes_to_undo(&after);
+        assert!(undo.created.is_empty());
+        assert!(!undo.adopted.contains_key("arn:aws:iam::1:role/race"));
     }
 }

@@ -141,7 +141,11 @@ pub struct Record {
 /// What happened. Every mutation has an `Intent` before it is sent and a `Done` or `Failed`
 /// after it returns; an `Intent` without either means the process stopped in between.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 pub enum Event {
     RunStarted {
         command: String,
