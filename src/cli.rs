@@ -112,6 +112,10 @@ pub struct VerifyArgs {
     /// The policy map the plan used: gains from its policies are expected.
     #[arg(long, value_name = "FILE")]
     pub policy_map: Option<PathBuf>,
+    /// Also check as the real principal: assume this role, make its own EKS token and ask
+    /// SelfSubjectAccessReview, which goes through EKS's real path including access policies.
+    #[arg(long, value_name = "ROLE_ARN")]
+    pub probe_as: Vec<String>,
 }
 
 #[derive(Debug, Args)]

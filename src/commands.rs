@@ -205,6 +205,7 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
         allow_drop: args.allow_drop,
         update_timeout: Duration::from_secs(args.timeout),
         poll_interval: poll_interval(),
+        probe_as: Vec::new(),
     };
     stage_exit(run.migrate(args.to, &opts).await)
 }
@@ -238,6 +239,7 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
     };
     let opts = MigrateOptions {
         allow_drop: args.allow_drop,
+        probe_as: args.probe_as,
         ..MigrateOptions::default()
     };
     match run.verify(&opts).await {
@@ -247,7 +249,8 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
                     serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"
                 }
                 Format::Yaml => serde_saphyr::to_string(&report).expect("reports serialize"),
-                _ => crate::parity::render_table(&report),
+                Format::Markdown => crate::parity::render_markdown(&report),
+                Format::Table => crate::parity::render_table(&report),
             });
             if report.passed {
                 exit::OK

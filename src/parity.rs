@@ -93,6 +93,9 @@ pub struct PrincipalParity {
     /// Why the principal has no `after` (no entry, a node role…), when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// (probe, allowed before, allowed after as predicted), for checks as the real principal.
+    #[serde(skip)]
+    pub decisions: Vec<(Probe, bool, bool)>,
 }
 
 /// The result of a verification.
@@ -106,6 +109,23 @@ pub struct ParityReport {
     /// Distinct identities asked about, and SubjectAccessReviews sent.
     pub identities: usize,
     pub reviews: usize,
+    /// Checks made as the real principal (`--probe-as`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probed_as: Vec<ProbedAs>,
+}
+
+/// What a principal's own token was allowed, next to what the verification predicted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbedAs {
+    pub role_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingId>,
+    pub checked: usize,
+    /// Probes whose real answer differs from the prediction.
+    pub mismatches: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl ParityReport {
@@ -197,6 +217,7 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
                 lost: Vec::new(),
                 gained: Vec::new(),
                 gained_declared: false,
+                decisions: Vec::new(),
                 unchanged: 0,
                 note: Some(match have {
                     Some(h) => format!("node entry of type {}: nodes are authorized by the node authorizer, not checked here", h.entry_type),
@@ -259,6 +280,7 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             lost: Vec::new(),
             gained: Vec::new(),
             gained_declared: false,
+            decisions: Vec::new(),
             unchanged: 0,
             note: None,
         });
@@ -316,6 +338,7 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             let was = decided[&(w.before.clone(), probe.clone())];
             let is = decided[&(after.clone(), probe.clone())]
                 || policies.iter().any(|pa| access_policy::allows(pa, probe));
+            r.decisions.push((probe.clone(), was, is));
             match (was, is) {
                 (true, false) => r.lost.push(probe.to_string()),
                 (false, true) => {
@@ -341,7 +364,152 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
         principals: results,
         identities,
         reviews,
+        probed_as: Vec::new(),
     })
+}
+
+/// `--probe-as ROLE_ARN`: assumes the role, makes its own EKS token and asks
+/// SelfSubjectAccessReview for the principal's probes. This exercises the real EKS path,
+/// access policies included, and catches what a model cannot (a recreated IAM role whose entry
+/// no longer matches, domain.md §9.7). A probe allowed before and denied as the real principal
+/// counts as lost.
+pub async fn probe_as(
+    report: &mut ParityReport,
+    roles: &[String],
+    sdk: &aws_config::SdkConfig,
+    cluster: &crate::eks::ClusterInfo,
+) {
+    let sts = aws_sdk_sts::Client::new(sdk);
+    for role_arn in roles {
+        let mut result = ProbedAs {
+            role_arn: role_arn.clone(),
+            mapping: None,
+            checked: 0,
+            mismatches: Vec::new(),
+            error: None,
+        };
+        let wanted = arn::parse(role_arn)
+            .ok()
+            .map(|p| (p.account, p.name.to_lowercase()));
+        let index = report.principals.iter().position(|p| {
+            arn::parse(&p.principal_arn)
+                .ok()
+                .map(|q| (q.account, q.name.to_lowercase()))
+                == wanted
+                && wanted.is_some()
+        });
+        let Some(index) = index else {
+            result.error = Some("no mapping of this cluster names this role".into());
+            report.probed_as.push(result);
+            continue;
+        };
+        result.mapping = Some(report.principals[index].mapping);
+        let creds = match sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(PROBE_SESSION)
+            .send()
+            .await
+        {
+            Ok(out) => match out.credentials() {
+                Some(c) => aws_credential_types::Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    Some(c.session_token().to_string()),
+                    None,
+                    "probe-as",
+                ),
+                None => {
+                    result.error = Some("AssumeRole returned no credentials".into());
+                    report.probed_as.push(result);
+                    continue;
+                }
+            },
+            Err(e) => {
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                result.error = Some(format!(
+                    "cannot assume the role: {}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or("no message")
+                ));
+                report.probed_as.push(result);
+                continue;
+            }
+        };
+        let access = KubeAccess::Token {
+            cluster: Box::new(cluster.clone()),
+            credentials: aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            cached: tokio::sync::Mutex::new(None),
+        };
+        let client = match access.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                result.error = Some(e.to_string());
+                report.probed_as.push(result);
+                continue;
+            }
+        };
+        let decisions = report.principals[index].decisions.clone();
+        for (probe, before, predicted) in decisions {
+            let actual = match self_review(&client, &probe).await {
+                Ok(a) => a,
+                // Refused outright (401/403 on the review itself): the principal can do nothing.
+                Err(e) if matches!(e.status(), Some(401 | 403)) => false,
+                Err(e) => {
+                    result.error = Some(e.to_string());
+                    break;
+                }
+            };
+            result.checked += 1;
+            if actual != predicted {
+                result.mismatches.push(format!(
+                    "{probe}: predicted {}, the real principal is {}",
+                    if predicted { "allowed" } else { "denied" },
+                    if actual { "allowed" } else { "denied" }
+                ));
+            }
+            if before && !actual {
+                let entry = format!("{probe} (as the real principal)");
+                let p = &mut report.principals[index];
+                if !p.lost.iter().any(|l| l == &probe.to_string()) {
+                    p.lost.push(entry);
+                }
+            }
+        }
+        report.probed_as.push(result);
+    }
+    report.passed = report.principals.iter().all(|r| r.lost.is_empty())
+        && report.probed_as.iter().all(|p| p.error.is_none());
+}
+
+async fn self_review(client: &kube::Client, probe: &Probe) -> Result<bool, KubeError> {
+    use k8s_openapi::api::authorization::v1::{
+        SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let spec = SelfSubjectAccessReviewSpec {
+        resource_attributes: probe.path.is_empty().then(|| ResourceAttributes {
+            verb: Some(probe.verb.clone()),
+            group: Some(probe.group.clone()),
+            resource: Some(probe.resource.clone()),
+            subresource: (!probe.subresource.is_empty()).then(|| probe.subresource.clone()),
+            namespace: (!probe.namespace.is_empty()).then(|| probe.namespace.clone()),
+            ..ResourceAttributes::default()
+        }),
+        non_resource_attributes: (!probe.path.is_empty()).then(|| NonResourceAttributes {
+            verb: Some(probe.verb.clone()),
+            path: Some(probe.path.clone()),
+        }),
+    };
+    let review = SelfSubjectAccessReview {
+        spec,
+        ..SelfSubjectAccessReview::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    Ok(api
+        .create(&PostParams::default(), &review)
+        .await?
+        .status
+        .is_some_and(|s| s.allowed))
 }
 
 fn allowed(allow: &[String], id: MappingId, arn: &str) -> bool {
@@ -368,6 +536,7 @@ fn dropped(m: &PlannedMapping, allow: &[String], why: &str) -> PrincipalParity {
         },
         gained: Vec::new(),
         gained_declared: false,
+        decisions: Vec::new(),
         unchanged: 0,
         note: Some(if ok {
             "dropped at the switch to API, as --allow-drop says".into()
@@ -469,6 +638,44 @@ pub async fn read_rbac(kube: &KubeAccess) -> Result<(Rbac, Resources), KubeError
     Ok((rbac, resources))
 }
 
+/// Renders the report as markdown, for a pull request or a change ticket.
+pub fn render_markdown(r: &ParityReport) -> String {
+    use std::fmt::Write as _;
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = format!(
+        "# Access parity of `{}`\n\nPlan `{}`: **{}**. {} principals, {} lost, {} gained ({} distinct identities, {} SubjectAccessReviews).\n\n",
+        r.cluster,
+        r.plan_hash,
+        if r.passed { "passed" } else { "failed" },
+        r.principals.len(),
+        r.lost(),
+        r.gained(),
+        r.identities,
+        r.reviews
+    );
+    out.push_str("| Mapping | Principal | State | Lost | Gained |\n|---|---|---|---|---|\n");
+    for p in &r.principals {
+        let state = if !p.lost.is_empty() {
+            "**lost**"
+        } else if p.gained_declared {
+            "gained (declared)"
+        } else if !p.gained.is_empty() {
+            "gained"
+        } else {
+            "unchanged"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {state} | {} | {} |",
+            p.mapping,
+            p.principal_arn,
+            cell(&p.lost.join("<br>")),
+            cell(&p.gained.join("<br>"))
+        );
+    }
+    out
+}
+
 /// Renders the report for people.
 pub fn render_table(r: &ParityReport) -> String {
     use std::fmt::Write as _;
@@ -484,6 +691,22 @@ pub fn render_table(r: &ParityReport) -> String {
         r.reviews
     );
     let _ = writeln!(out, "  {} lost, {} gained\n", r.lost(), r.gained());
+    for p in &r.probed_as {
+        let _ = writeln!(
+            out,
+            "  as {}: {} probes checked with its own token, {} differ from the prediction{}",
+            p.role_arn,
+            p.checked,
+            p.mismatches.len(),
+            p.error
+                .as_ref()
+                .map(|e| format!(" (error: {e})"))
+                .unwrap_or_default()
+        );
+        for m in &p.mismatches {
+            let _ = writeln!(out, "      {m}");
+        }
+    }
     let mut by_state: BTreeMap<u8, Vec<&PrincipalParity>> = BTreeMap::new();
     for p in &r.principals {
         let key = if !p.lost.is_empty() {

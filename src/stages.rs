@@ -52,6 +52,8 @@ pub struct MigrateOptions {
     /// How long to wait for one cluster update.
     pub update_timeout: Duration,
     pub poll_interval: Duration,
+    /// Roles to assume for a verification as the real principal.
+    pub probe_as: Vec<String>,
 }
 
 /// Why a stage stopped.
@@ -662,7 +664,16 @@ impl<'a> Run<'a> {
             declared_policies: declared,
             allow_drop: &opts.allow_drop,
         };
-        let report = crate::parity::verify(&self.cluster.kube, &inputs).await?;
+        let mut report = crate::parity::verify(&self.cluster.kube, &inputs).await?;
+        if !opts.probe_as.is_empty() {
+            crate::parity::probe_as(
+                &mut report,
+                &opts.probe_as,
+                &self.cluster.sdk,
+                &self.cluster.info,
+            )
+            .await;
+        }
         let mut text = serde_json::to_string_pretty(&report).expect("reports serialize");
         text.push('\n');
         write_atomic(&self.state.dir().join("verification.json"), text.as_bytes())?;

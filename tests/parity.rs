@@ -684,3 +684,83 @@ async fn api_after_a_plan_change_verifies_the_new_plan_before_switching() {
         ["reader"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probing_as_the_real_principal_catches_a_recreated_role() {
+    let map_roles = "\
+- rolearn: arn:aws:iam::111122223333:role/Viewer
+  username: viewer:{{SessionName}}
+  groups:
+  - reader
+";
+    let world = base()
+        // The tool runs as the creator role (--role-arn), which chains into the viewer.
+        .role_trusting(A, "/", "Viewer", &[&creator_arn()])
+        .cluster(
+            cluster()
+                .aws_auth_key("mapRoles", map_roles)
+                .cluster_role(pod_reader())
+                .cluster_role_binding(group_binding("reader", "pod-reader", "reader")),
+        );
+    let (sim, server) = serve(world).await;
+    let state = tempfile::tempdir().unwrap();
+    to_entries(&server, state.path(), &[]).await;
+    let viewer = role_arn("Viewer");
+
+    // The real principal gets exactly what the verification predicts.
+    let out = verify(&server, state.path(), &["--probe-as", &viewer]).await;
+    out.expect_code(0);
+    let report = out.json();
+    let probed = &report["probedAs"][0];
+    assert!(probed["checked"].as_u64().unwrap() > 10, "{probed}");
+    assert_eq!(
+        probed["mismatches"].as_array().unwrap().len(),
+        0,
+        "{probed}"
+    );
+
+    // Deleting and recreating the IAM role breaks its access entry (bound to the old unique
+    // id, domain.md §9.7). While aws-auth still applies the role falls back to it, so the
+    // break shows once only entries count: after the switch to API. No model sees it; the
+    // real token does.
+    run(
+        &server,
+        state.path(),
+        &[
+            "migrate",
+            "--cluster",
+            CLUSTER,
+            "--to",
+            "api",
+            "--confirm",
+            CLUSTER,
+            "--yes",
+        ],
+    )
+    .await
+    .expect_code(0);
+    sim.recreate_principal(&viewer).expect("the role exists");
+    let out = verify(&server, state.path(), &["--probe-as", &viewer]).await;
+    out.expect_code(3);
+    let report = out.json();
+    assert_eq!(report["passed"], false);
+    let probed = &report["probedAs"][0];
+    assert!(
+        !probed["mismatches"].as_array().unwrap().is_empty(),
+        "{probed}"
+    );
+    let viewer_row = report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principalArn"].as_str().unwrap().ends_with("role/Viewer"))
+        .expect("the viewer's row");
+    assert!(
+        viewer_row["lost"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .contains("get pods")
+            && l.as_str().unwrap().contains("as the real principal")),
+        "{viewer_row}"
+    );
+}
