@@ -227,6 +227,7 @@ fn run_plan(args: PlanArgs) -> i32 {
         role_paths: role_paths.as_ref(),
         cluster_account: args.account.as_deref(),
         fargate_roles: None,
+        nodegroup_roles: None,
     };
     let rbac = match args
         .rbac

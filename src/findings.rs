@@ -53,6 +53,7 @@ catalogue! {
     "system-masters" Info "system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope";
     "system-group" Blocker "a system: group cannot be an access-entry group";
     "node-role" Info "a node role becomes a node-type access entry";
+    "node-type-from-nodegroup" Info "a managed node group's AMI decides EC2_LINUX or EC2_WINDOWS over aws-auth's groups";
     "node-role-heuristic" Warning "Fargate and hybrid node roles look alike in aws-auth; the type is a best guess";
     "node-role-and-human" Blocker "a role is used by nodes and people; one access entry cannot serve both";
     "node-role-user" Blocker "an IAM user has a node username; node entries need roles";

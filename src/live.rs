@@ -238,11 +238,22 @@ pub async fn plan_cluster(
         .iter()
         .filter_map(|a| arn::parse(a).ok().map(|p| p.name.to_lowercase()))
         .collect();
+    let nodegroups: Vec<(String, bool)> = snapshot
+        .node_roles
+        .nodegroups
+        .iter()
+        .filter_map(|(a, windows)| {
+            arn::parse(a)
+                .ok()
+                .map(|p| (p.name.to_lowercase(), *windows))
+        })
+        .collect();
     let options = Options {
         policy_map,
         role_paths: Some(&paths),
         cluster_account: Some(&snapshot.cluster.account),
         fargate_roles: Some(&fargate),
+        nodegroup_roles: Some(&nodegroups),
     };
     // RBAC findings need list access to RBAC objects; without it the plan goes on without them.
     let rbac = crate::parity::read_rbac(&cluster.kube)

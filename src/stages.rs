@@ -889,9 +889,16 @@ impl<'a> Run<'a> {
             let now_text = current.as_ref().map(configmap_json);
             if backed_up != now_text {
                 self.say(&format!(
-                    "rollback aws-auth differs from the backup in {}: someone changed it since; the tool left it as it is",
+                    "rollback aws-auth differs from the backup in {}: someone changed it since; the tool left it as it is:",
                     first.display()
                 ));
+                let diff = data_diff(
+                    backed_up.as_deref().unwrap_or_default(),
+                    now_text.as_deref().unwrap_or_default(),
+                );
+                for line in diff.lines() {
+                    self.say(&format!("         {line}"));
+                }
             }
         }
         for n in notes {
@@ -1081,6 +1088,65 @@ pub fn gate(
     refusals
 }
 
+/// A line diff of the `data` of two ConfigMap JSON documents (backup, current), per key.
+pub fn data_diff(before: &str, after: &str) -> String {
+    let data = |text: &str| -> BTreeMap<String, String> {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.get("data").cloned())
+            .and_then(|d| serde_json::from_value(d).ok())
+            .unwrap_or_default()
+    };
+    let (a, b) = (data(before), data(after));
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut out = String::new();
+    for key in keys {
+        let (x, y) = (
+            a.get(key).map_or("", String::as_str),
+            b.get(key).map_or("", String::as_str),
+        );
+        if x == y {
+            continue;
+        }
+        out.push_str(&format!("--- backup {key}\n+++ current {key}\n"));
+        out.push_str(&line_diff(x, y));
+    }
+    if out.is_empty() {
+        out.push_str("(the data is the same; metadata such as labels or annotations changed)\n");
+    }
+    out
+}
+
+/// Lines only in `a` as `-`, only in `b` as `+`, common ones as ` ` (longest common subsequence).
+fn line_diff(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push_str(&format!(" {}\n", a[i]));
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push_str(&format!("-{}\n", a[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("+{}\n", b[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
 /// Why the latest verification (plan hash, passed) does not cover the plan `hash`, if it does not.
 pub fn verification_refusal(last: Option<(String, bool)>, hash: &str) -> Option<String> {
     match last {
@@ -1157,6 +1223,17 @@ fn failpoint_n(stage: &str, point: &str, n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_auth_changes_are_shown_as_a_diff() {
+        let before = r#"{"data": {"mapRoles": "- rolearn: a\n  username: a\n", "mapUsers": "- userarn: u\n"}}"#;
+        let after = r#"{"data": {"mapRoles": "- rolearn: a\n  username: b\n"}}"#;
+        assert_eq!(
+            data_diff(before, after),
+            "--- backup mapRoles\n+++ current mapRoles\n - rolearn: a\n-  username: a\n+  username: b\n--- backup mapUsers\n+++ current mapUsers\n-- userarn: u\n"
+        );
+        assert!(data_diff(before, before).contains("the data is the same"));
+    }
 
     #[test]
     fn the_gate_needs_a_passing_verification_of_this_plan() {

@@ -28,6 +28,9 @@ pub struct Options<'a> {
     pub cluster_account: Option<&'a str>,
     /// Lower-cased names of the cluster's Fargate pod execution roles, when known (live plan).
     pub fargate_roles: Option<&'a [String]>,
+    /// Lower-cased names of managed node group roles with whether the group runs Windows, when
+    /// known (live plan): EKS creates those entries by AMI type, so the plan follows it.
+    pub nodegroup_roles: Option<&'a [(String, bool)]>,
 }
 
 /// What happens to one mapping.
@@ -399,6 +402,28 @@ fn node_entry(
         EntryType::FargateLinux
     } else {
         EntryType::HybridLinux
+    };
+    let nodegroup_windows = options
+        .nodegroup_roles
+        .and_then(|roles| roles.iter().find(|(r, _)| r.eq_ignore_ascii_case(&p.name)))
+        .map(|(_, windows)| *windows);
+    let entry_type = match (entry_type, nodegroup_windows) {
+        (EntryType::Ec2Linux, Some(true)) | (EntryType::Ec2Windows, Some(false)) => {
+            let corrected = if nodegroup_windows == Some(true) {
+                EntryType::Ec2Windows
+            } else {
+                EntryType::Ec2Linux
+            };
+            ctx.note(
+                "node-type-from-nodegroup",
+                format!(
+                    "role `{}` belongs to a managed node group whose AMI makes it {corrected}, which is what EKS creates; aws-auth's groups suggested {entry_type}",
+                    p.name
+                ),
+            );
+            corrected
+        }
+        (t, _) => t,
     };
     let confirmed_fargate = options
         .fargate_roles

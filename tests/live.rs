@@ -787,3 +787,55 @@ async fn nothing_secret_reaches_the_state_directory_or_the_output() {
     );
     assert_state_dir_clean(&sim, state.path());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_plan_takes_node_types_from_managed_node_groups() {
+    // The Windows node group's role is mapped without eks:kube-proxy-windows (a common slip):
+    // aws-auth alone says EC2_LINUX, but EKS creates EC2_WINDOWS from the AMI type, and the
+    // live plan follows the node group instead of planning a conflict.
+    let map_roles = MAP_ROLES.replace("  - eks:kube-proxy-windows\n", "");
+    let cluster = tutorial_cluster().aws_auth_key("mapRoles", map_roles);
+    let (sim, server) = serve(base().cluster(cluster)).await;
+    let state = tempfile::tempdir().unwrap();
+    let out = run(
+        &sim,
+        &server,
+        state.path(),
+        &["plan", "--cluster", CLUSTER, "-o", "json"],
+        &[],
+    )
+    .await;
+    out.expect_code(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    let plan = &doc["clusters"][0];
+    let win = plan["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["arn"].as_str().unwrap().ends_with("role/WinNodeRole"))
+        .expect("the Windows node role");
+    assert_eq!(win["accessEntry"]["type"], "EC2_WINDOWS", "{win}");
+    let notes: Vec<&serde_json::Value> = plan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "node-type-from-nodegroup")
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", out.stdout);
+    assert_eq!(notes[0]["mapping"], win["id"]);
+    // After the switch EKS's own entry for that role is adopted, not a conflict.
+    run(
+        &sim,
+        &server,
+        state.path(),
+        &["migrate", "--cluster", CLUSTER, "--to", "entries", "--yes"],
+        &[],
+    )
+    .await
+    .expect_code(0);
+    assert_eq!(
+        entries(&sim)["arn:aws:iam::111122223333:role/WinNodeRole"].entry_type,
+        "EC2_WINDOWS"
+    );
+}
