@@ -180,18 +180,20 @@ fn stage_exit(result: Result<(), StageError>) -> i32 {
     }
 }
 
+/// The state directory and the connected cluster of a live command.
+async fn open(target: &ClusterArgs) -> Result<(StateDir, Cluster), i32> {
+    let states = StateDir::new(target.state_dir.as_deref()).map_err(|e| fail(&e.to_string()))?;
+    Ok((states, connect(target).await?))
+}
+
 /// `migrate --cluster NAME --to STAGE`.
 pub async fn migrate(args: MigrateArgs) -> i32 {
     let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let states = match StateDir::new(args.target.state_dir.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let mut cluster = match connect(&args.target).await {
-        Ok(c) => c,
+    let (states, mut cluster) = match open(&args.target).await {
+        Ok(o) => o,
         Err(code) => return code,
     };
     let mut out = |line: &str| println!("{line}");
@@ -224,12 +226,8 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
         Ok((pm, _)) => pm,
         Err(code) => return code,
     };
-    let states = match StateDir::new(args.target.state_dir.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let mut cluster = match connect(&args.target).await {
-        Ok(c) => c,
+    let (states, mut cluster) = match open(&args.target).await {
+        Ok(o) => o,
         Err(code) => return code,
     };
     let mut out = |line: &str| eprintln!("{line}");
@@ -264,12 +262,8 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
 
 /// `rollback --cluster NAME`.
 pub async fn rollback(args: RollbackArgs) -> i32 {
-    let states = match StateDir::new(args.target.state_dir.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let mut cluster = match connect(&args.target).await {
-        Ok(c) => c,
+    let (states, mut cluster) = match open(&args.target).await {
+        Ok(o) => o,
         Err(code) => return code,
     };
     let mut out = |line: &str| println!("{line}");
@@ -282,12 +276,8 @@ pub async fn rollback(args: RollbackArgs) -> i32 {
 
 /// `status --cluster NAME`.
 pub async fn status(args: StatusArgs) -> i32 {
-    let states = match StateDir::new(args.target.state_dir.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let cluster = match connect(&args.target).await {
-        Ok(c) => c,
+    let (states, cluster) = match open(&args.target).await {
+        Ok(o) => o,
         Err(code) => return code,
     };
     let info = &cluster.info;

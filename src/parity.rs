@@ -486,19 +486,10 @@ async fn self_review(client: &kube::Client, probe: &Probe) -> Result<bool, KubeE
     use k8s_openapi::api::authorization::v1::{
         SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
     };
+    let (resource_attributes, non_resource_attributes) = attributes(probe);
     let spec = SelfSubjectAccessReviewSpec {
-        resource_attributes: probe.path.is_empty().then(|| ResourceAttributes {
-            verb: Some(probe.verb.clone()),
-            group: Some(probe.group.clone()),
-            resource: Some(probe.resource.clone()),
-            subresource: (!probe.subresource.is_empty()).then(|| probe.subresource.clone()),
-            namespace: (!probe.namespace.is_empty()).then(|| probe.namespace.clone()),
-            ..ResourceAttributes::default()
-        }),
-        non_resource_attributes: (!probe.path.is_empty()).then(|| NonResourceAttributes {
-            verb: Some(probe.verb.clone()),
-            path: Some(probe.path.clone()),
-        }),
+        resource_attributes,
+        non_resource_attributes,
     };
     let review = SelfSubjectAccessReview {
         spec,
@@ -546,27 +537,38 @@ fn dropped(m: &PlannedMapping, allow: &[String], why: &str) -> PrincipalParity {
     }
 }
 
+/// A probe as the attributes of an access review.
+fn attributes(probe: &Probe) -> (Option<ResourceAttributes>, Option<NonResourceAttributes>) {
+    if !probe.path.is_empty() {
+        let attrs = NonResourceAttributes {
+            verb: Some(probe.verb.clone()),
+            path: Some(probe.path.clone()),
+        };
+        return (None, Some(attrs));
+    }
+    let attrs = ResourceAttributes {
+        verb: Some(probe.verb.clone()),
+        group: Some(probe.group.clone()),
+        resource: Some(probe.resource.clone()),
+        subresource: (!probe.subresource.is_empty()).then(|| probe.subresource.clone()),
+        namespace: (!probe.namespace.is_empty()).then(|| probe.namespace.clone()),
+        ..ResourceAttributes::default()
+    };
+    (Some(attrs), None)
+}
+
 /// One SubjectAccessReview, retried on throttling and server errors.
 async fn review(
     client: &kube::Client,
     identity: &Identity,
     probe: &Probe,
 ) -> Result<bool, KubeError> {
+    let (resource_attributes, non_resource_attributes) = attributes(probe);
     let spec = SubjectAccessReviewSpec {
         user: Some(identity.username.clone()),
         groups: Some(identity.groups.clone()),
-        resource_attributes: probe.path.is_empty().then(|| ResourceAttributes {
-            verb: Some(probe.verb.clone()),
-            group: Some(probe.group.clone()),
-            resource: Some(probe.resource.clone()),
-            subresource: (!probe.subresource.is_empty()).then(|| probe.subresource.clone()),
-            namespace: (!probe.namespace.is_empty()).then(|| probe.namespace.clone()),
-            ..ResourceAttributes::default()
-        }),
-        non_resource_attributes: (!probe.path.is_empty()).then(|| NonResourceAttributes {
-            verb: Some(probe.verb.clone()),
-            path: Some(probe.path.clone()),
-        }),
+        resource_attributes,
+        non_resource_attributes,
         ..SubjectAccessReviewSpec::default()
     };
     let sar = SubjectAccessReview {

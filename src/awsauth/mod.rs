@@ -449,6 +449,30 @@ impl Reader<'_> {
         }
     }
 
+    /// Marks mapping `earlier` as superseded by `later` (last one wins) and says so.
+    fn supersede(
+        &mut self,
+        earlier: usize,
+        later: usize,
+        code: &'static str,
+        how: &str,
+    ) -> Finding {
+        let (e, l) = (&self.out.mappings[earlier], &self.out.mappings[later]);
+        let f = finding(
+            code,
+            format!(
+                "{} maps `{}` again{how}; the authenticator keeps the last one, this entry, and ignores {}",
+                l.id, l.arn, e.id
+            ),
+        )
+        .at(l.location.clone())
+        .related(e.location.clone())
+        .about(l.id);
+        let by = l.id;
+        self.out.mappings[earlier].status = MappingStatus::Superseded { by };
+        f
+    }
+
     /// Applies the authenticator's duplicate rules, then marks entries no caller can match.
     fn resolve_effective(&mut self) {
         let mut role_keys: HashMap<String, usize> = HashMap::new();
@@ -470,21 +494,12 @@ impl Reader<'_> {
                 None => m.arn.to_lowercase(),
             };
             if let Some(prev) = role_keys.insert(key, i) {
-                let (earlier, later) = (&self.out.mappings[prev], &self.out.mappings[i]);
-                findings.push(
-                    finding(
-                        "duplicate-role",
-                        format!(
-                            "{} maps `{}` again (compared case-insensitively); the authenticator keeps the last one, this entry, and ignores {}",
-                            later.id, later.arn, earlier.id
-                        ),
-                    )
-                    .at(later.location.clone())
-                    .related(earlier.location.clone())
-                    .about(later.id),
-                );
-                let later_id = later.id;
-                self.out.mappings[prev].status = MappingStatus::Superseded { by: later_id };
+                findings.push(self.supersede(
+                    prev,
+                    i,
+                    "duplicate-role",
+                    " (compared case-insensitively)",
+                ));
             }
         }
         // Users: a map keyed by the ARN as written; lookups compare case-insensitively.
@@ -494,21 +509,7 @@ impl Reader<'_> {
                 continue;
             }
             if let Some(prev) = user_keys.insert(m.arn.clone(), i) {
-                let (earlier, later) = (&self.out.mappings[prev], &self.out.mappings[i]);
-                findings.push(
-                    finding(
-                        "duplicate-user",
-                        format!(
-                            "{} maps `{}` again; the authenticator keeps the last one, this entry, and ignores {}",
-                            later.id, later.arn, earlier.id
-                        ),
-                    )
-                    .at(later.location.clone())
-                    .related(earlier.location.clone())
-                    .about(later.id),
-                );
-                let later_id = later.id;
-                self.out.mappings[prev].status = MappingStatus::Superseded { by: later_id };
+                findings.push(self.supersede(prev, i, "duplicate-user", ""));
             }
         }
         let mut by_folded: HashMap<String, Vec<usize>> = HashMap::new();
