@@ -191,6 +191,7 @@ pub async fn resolve_role_paths(
                     // Defensive: never take a role of another account for this one.
                     if role.arn().contains(&format!(":{}:", p.account)) {
                         paths.insert(&p.account, &p.name, role.path());
+                        paths.insert_iam(&p.account, &p.name, role.role_name(), role.role_id());
                     }
                 }
             }

@@ -264,6 +264,10 @@ pub struct AccessEntry {
     pub username: Option<String>,
     pub kubernetes_groups: Vec<String>,
     pub access_policies: Vec<PolicyAssociation>,
+    /// The IAM unique id (`AROA…`) of the principal when the live plan read it: EKS binds an
+    /// entry to it, so an entry outlives a deleted and recreated principal only as a dead one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 /// The partition-specific ARN of an EKS access policy.

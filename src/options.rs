@@ -53,6 +53,8 @@ pub struct RolePaths {
     missing: std::collections::BTreeSet<String>,
     /// Where the paths came from, for messages: `--role-paths` or `IAM`.
     pub origin: &'static str,
+    /// `ACCOUNT:name` → (IAM's spelling of the name, the role's unique id), from IAM.
+    iam: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +69,7 @@ impl Default for RolePaths {
             paths: BTreeMap::new(),
             missing: Default::default(),
             origin: "--role-paths",
+            iam: BTreeMap::new(),
         }
     }
 }
@@ -87,6 +90,21 @@ impl RolePaths {
             format!("{account}:{}", name.to_lowercase()),
             path.to_string(),
         );
+    }
+
+    /// Records what IAM says of a role: its name as IAM spells it and its unique id.
+    pub fn insert_iam(&mut self, account: &str, name: &str, canonical: &str, role_id: &str) {
+        self.iam.insert(
+            format!("{account}:{}", name.to_lowercase()),
+            (canonical.to_string(), role_id.to_string()),
+        );
+    }
+
+    /// IAM's spelling and unique id of a role, when IAM was asked.
+    pub fn iam_role(&self, account: &str, name: &str) -> Option<(&str, &str)> {
+        self.iam
+            .get(&format!("{account}:{}", name.to_lowercase()))
+            .map(|(n, id)| (n.as_str(), id.as_str()))
     }
 
     /// Records that IAM has no role `name` in `account`.
@@ -229,6 +247,7 @@ impl RolePaths {
             paths,
             missing: Default::default(),
             origin: "--role-paths",
+            iam: BTreeMap::new(),
         })
     }
 }

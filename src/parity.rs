@@ -161,6 +161,8 @@ pub struct Inputs<'a> {
     pub declared_policies: BTreeSet<String>,
     /// Mappings or ARNs allowed to be dropped.
     pub allow_drop: &'a [String],
+    /// Lower-cased principal ARN → IAM unique id when the tool created its entry (journal).
+    pub created_ids: HashMap<String, String>,
 }
 
 /// Runs the verification against the cluster's own SubjectAccessReview.
@@ -230,6 +232,17 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             }
             continue;
         }
+        // EKS binds an entry to the principal's unique id: a role deleted and recreated since the
+        // tool created its entry leaves the entry dead (domain.md §9.7).
+        let recreated = planned.and_then(|e| {
+            let now = e.principal_id.as_ref()?;
+            let then = inputs.created_ids.get(&e.principal_arn.to_lowercase())?;
+            (now != then).then(|| {
+                format!(
+                    "every request: the IAM role was recreated (unique id {then} when its entry was created, {now} now), so the entry no longer matches it; delete the entry and run --to entries again"
+                )
+            })
+        });
         let after = have.map(|h| {
             (
                 after_identity(h.username.as_deref(), &h.kubernetes_groups, &p),
@@ -284,6 +297,9 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             unchanged: 0,
             note: None,
         });
+        if let Some(dead) = recreated {
+            results.last_mut().expect("just pushed").lost.push(dead);
+        }
     }
 
     let client = kube.client().await?;

@@ -68,6 +68,9 @@ pub struct AccessEntryRequest {
     pub entry_type: EntryType,
     pub username: Option<String>,
     pub kubernetes_groups: Vec<String>,
+    /// The principal's IAM unique id at creation, for the journal (EKS takes none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
 }
 
 impl Operation {
@@ -109,6 +112,7 @@ pub fn reconcile(desired: &[AccessEntry], existing: &[ExistingEntry]) -> Vec<Ope
                         entry_type: want.entry_type,
                         username: want.username.clone(),
                         kubernetes_groups: want.kubernetes_groups.clone(),
+                        principal_id: want.principal_id.clone(),
                     },
                 });
                 for policy in &want.access_policies {
@@ -221,6 +225,7 @@ mod tests {
             username: user.map(Into::into),
             kubernetes_groups: groups.iter().map(|g| g.to_string()).collect(),
             access_policies: policies,
+            principal_id: None,
         }
     }
 

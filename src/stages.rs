@@ -359,22 +359,34 @@ impl<'a> Run<'a> {
         let op = json!({"op": "UpdateClusterConfig", "authenticationMode": target.as_str()});
         self.journal(stage, Event::Intent { op: op.clone() })?;
         failpoint(stage, "before-send");
-        let id = match self
-            .cluster
-            .eks
-            .update_mode(&self.cluster.name, target)
-            .await
-        {
-            Ok(id) => id,
-            Err(e) => {
-                self.journal(
-                    stage,
-                    Event::Failed {
-                        op,
-                        error: e.to_string(),
-                    },
-                )?;
-                return Err(e.into());
+        // Another update can start between the check above and this call (EKS starts some
+        // itself): ResourceInUse then means wait for it and try again, a few times.
+        let mut attempts = 0;
+        let id = loop {
+            attempts += 1;
+            match self
+                .cluster
+                .eks
+                .update_mode(&self.cluster.name, target)
+                .await
+            {
+                Ok(id) => break id,
+                Err(e) if e.is("ResourceInUseException") && attempts < 4 => {
+                    self.say(&format!(
+                        "{stage:<8} another update started meanwhile; waiting for it"
+                    ));
+                    self.wait_for_running_updates(opts).await?;
+                }
+                Err(e) => {
+                    self.journal(
+                        stage,
+                        Event::Failed {
+                            op,
+                            error: e.to_string(),
+                        },
+                    )?;
+                    return Err(e.into());
+                }
             }
         };
         self.journal(
@@ -523,6 +535,7 @@ impl<'a> Run<'a> {
                             username: entry.username.clone(),
                             kubernetes_groups: entry.kubernetes_groups.clone(),
                             access_policies: Vec::new(),
+                            principal_id: entry.principal_id.clone(),
                         };
                         for follow in reconcile(std::slice::from_ref(&want), existing.as_slice()) {
                             match &follow {
@@ -663,6 +676,7 @@ impl<'a> Run<'a> {
             resources: &resources,
             declared_policies: declared,
             allow_drop: &opts.allow_drop,
+            created_ids: created_ids(&self.state.records()?),
         };
         let mut report = crate::parity::verify(&self.cluster.kube, &inputs).await?;
         if !opts.probe_as.is_empty() {
@@ -918,6 +932,23 @@ impl<'a> Run<'a> {
         ));
         Ok(())
     }
+}
+
+/// Principal ARN (lower-cased) → IAM unique id, for every entry the journal says the tool
+/// created with the id known.
+pub fn created_ids(records: &[Record]) -> std::collections::HashMap<String, String> {
+    records
+        .iter()
+        .filter(|r| r.stage == "entries")
+        .filter_map(|r| match &r.event {
+            Event::Done { op } if op.get("op").and_then(|v| v.as_str()) == Some("create") => {
+                let arn = op.pointer("/entry/principalArn")?.as_str()?.to_lowercase();
+                let id = op.pointer("/entry/principalId")?.as_str()?.to_string();
+                Some((arn, id))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the journal says the tool changed and has not undone.

@@ -315,7 +315,18 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
     } else {
         standard_entry(&principal, &path, options, &mut ctx)
     };
-    if let Some(entry) = entry {
+    if let Some(mut entry) = entry {
+        // IAM's own spelling of the name and its unique id, when the live plan asked IAM.
+        if principal.kind == PrincipalKind::Role
+            && let Some((canonical, id)) = options
+                .role_paths
+                .and_then(|r| r.iam_role(&principal.account, &principal.name))
+        {
+            let mut spelled = principal.clone();
+            spelled.name = canonical.to_string();
+            entry.principal_arn = spelled.iam_arn(&path);
+            entry.principal_id = Some(id.to_string());
+        }
         planned.action = Action::Create;
         planned.access_entry = Some(entry);
     }
@@ -467,6 +478,7 @@ fn node_entry(
         username: None,
         kubernetes_groups: Vec::new(),
         access_policies: Vec::new(),
+        principal_id: None,
     })
 }
 
@@ -590,6 +602,7 @@ fn standard_entry(
         username,
         kubernetes_groups: groups,
         access_policies: policies,
+        principal_id: None,
     })
 }
 

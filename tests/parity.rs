@@ -764,3 +764,45 @@ async fn probing_as_the_real_principal_catches_a_recreated_role() {
         "{viewer_row}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_catches_a_role_recreated_since_its_entry_was_created() {
+    let map_roles = "\
+- rolearn: arn:aws:iam::111122223333:role/Viewer
+  username: viewer:{{SessionName}}
+  groups:
+  - reader
+";
+    let world = base().role(A, "/", "Viewer").cluster(
+        cluster()
+            .aws_auth_key("mapRoles", map_roles)
+            .cluster_role(pod_reader())
+            .cluster_role_binding(group_binding("reader", "pod-reader", "reader")),
+    );
+    let (sim, server) = serve(world).await;
+    let state = tempfile::tempdir().unwrap();
+    to_entries(&server, state.path(), &[]).await;
+    verify(&server, state.path(), &[]).await.expect_code(0);
+
+    // The entry is bound to the role's old unique id; the tool journaled that id at creation
+    // and compares it with what IAM says now.
+    sim.recreate_principal(&role_arn("Viewer"))
+        .expect("the role exists");
+    let out = verify(&server, state.path(), &[]).await;
+    out.expect_code(3);
+    let report = out.json();
+    let viewer = report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principalArn"].as_str().unwrap().ends_with("role/Viewer"))
+        .expect("the viewer's row");
+    assert!(
+        viewer["lost"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("the IAM role was recreated")),
+        "{viewer}"
+    );
+}
