@@ -302,17 +302,18 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
         }
     }
 
-    let client = kube.client().await?;
     let identities: BTreeSet<&Identity> = questions.iter().map(|(i, _)| i).collect();
     let identities = identities.len();
+    // Each review asks for the client anew: a long verification outlives one EKS token, and
+    // `client()` renews it before it expires.
     let answers: Vec<((Identity, Probe), Result<bool, KubeError>)> =
         futures::stream::iter(questions)
-            .map(|q| {
-                let client = client.clone();
-                async move {
-                    let answer = review(&client, &q.0, &q.1).await;
-                    (q, answer)
-                }
+            .map(|q| async move {
+                let answer = match kube.client().await {
+                    Ok(client) => review(&client, &q.0, &q.1).await,
+                    Err(e) => Err(e),
+                };
+                (q, answer)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
