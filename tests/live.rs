@@ -2,6 +2,7 @@
 //! Each test checks the binary's output and exit status, the simulator's state, and — the point
 //! of the migration — what every principal's own EKS token gets from the cluster.
 
+mod common;
 mod live_support;
 
 use std::collections::BTreeMap;
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 use eks_sim::faults::{EventualConsistency, FaultConfig, Throttle};
 use eks_sim::world::{AccessEntrySpec, AccessScope, AuthenticationMode};
+use eks_sim::{Sim, SimServer};
 use live_support::*;
+use tempfile::TempDir;
 
 const FAULT_SEED: u64 = 3;
 const MIGRATE: [&str; 4] = ["migrate", "--cluster", CLUSTER, "--to"];
@@ -20,8 +23,7 @@ fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tutorial_scenarios_keep_every_principals_access_after_entries() {
-    let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
     let people = tutorial_people(&sim);
     let before = observe_all(&sim, &people).await;
     // The world is what the tutorials describe (checked once, so the comparison means something).
@@ -36,14 +38,7 @@ async fn tutorial_scenarios_keep_every_principals_access_after_entries() {
     assert!(masters.iter().all(|a| *a), "system:masters may do anything");
     assert_eq!(seen("unmapped user"), &Seen::Rejected(401));
 
-    let out = run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await;
+    let out = run(&sim, &server, state.path(), &TO_ENTRIES, &[]).await;
     out.expect_code(0);
     assert_eq!(mode(&sim), "API_AND_CONFIG_MAP");
 
@@ -82,14 +77,7 @@ async fn tutorial_scenarios_keep_every_principals_access_after_entries() {
     assert_same_access(&people, &before, &after, "after --to entries");
     // Idempotent: the same command again changes nothing.
     let mutations = mutation_counts(&sim);
-    let again = run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await;
+    let again = run(&sim, &server, state.path(), &TO_ENTRIES, &[]).await;
     again.expect_code(0);
     assert_eq!(mutation_counts(&sim), mutations);
     assert_eq!(live_support::entries(&sim), entries);
@@ -98,18 +86,23 @@ async fn tutorial_scenarios_keep_every_principals_access_after_entries() {
 
 /// The access entries an uninterrupted, fault-free `--to entries` leaves on the tutorial world.
 async fn reference_entries() -> BTreeMap<String, EntryView> {
-    let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-    let state = tempfile::tempdir().unwrap();
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await
-    .expect_code(0);
+    let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
     live_support::entries(&sim)
+}
+
+/// The tutorial world after an uninterrupted `--to entries`: the simulator, the state directory,
+/// the principals and what they got before it.
+async fn tutorial_after_entries() -> (Sim, SimServer, TempDir, Vec<Person>, Vec<Seen>) {
+    let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
+    let people = tutorial_people(&sim);
+    let before = observe_all(&sim, &people).await;
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
+    (sim, server, state, people, before)
 }
 
 /// The entries EKS itself makes at the first switch on the tutorial world.
@@ -137,9 +130,8 @@ async fn a_crash_anywhere_in_entries_is_resumed_by_running_the_same_command() {
         ("dual:after-send", "modeUpdateRequested"),
     ];
     for (failpoint, last_event) in points {
-        let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-        let state = tempfile::tempdir().unwrap();
-        let command = args(&MIGRATE, &["entries", "--yes"]);
+        let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
+        let command = TO_ENTRIES;
         let crashed = run(
             &sim,
             &server,
@@ -173,15 +165,9 @@ async fn a_crash_anywhere_in_entries_is_resumed_by_running_the_same_command() {
         );
 
         // What the crashed run created is the tool's too: rollback removes all of it.
-        run(
-            &sim,
-            &server,
-            state.path(),
-            &["rollback", "--cluster", CLUSTER, "--yes"],
-            &[],
-        )
-        .await
-        .expect_code(0);
+        run(&sim, &server, state.path(), &ROLLBACK, &[])
+            .await
+            .expect_code(0);
         assert_eq!(
             live_support::entries(&sim).into_keys().collect::<Vec<_>>(),
             eks_made(),
@@ -222,14 +208,7 @@ async fn throttling_and_server_errors_still_converge() {
         let (sim, server) = serve(base().seed(FAULT_SEED).cluster(tutorial_cluster())).await;
         sim.set_faults(config);
         let state = tempfile::tempdir().unwrap();
-        let out = run(
-            &sim,
-            &server,
-            state.path(),
-            &args(&MIGRATE, &["entries", "--yes"]),
-            &[],
-        )
-        .await;
+        let out = run(&sim, &server, state.path(), &TO_ENTRIES, &[]).await;
         let outcomes = sim.counters().snapshot().by_outcome;
         println!("faults #{i}: {outcomes:?}");
         out.expect_code(0);
@@ -263,7 +242,7 @@ async fn a_failed_mode_update_stops_clearly_and_the_next_run_resumes() {
         ..FaultConfig::default()
     });
     let state = tempfile::tempdir().unwrap();
-    let command = args(&MIGRATE, &["entries", "--yes"]);
+    let command = TO_ENTRIES;
     let failed = run(&sim, &server, state.path(), &command, &[]).await;
     failed.expect_code(1);
     assert!(
@@ -340,21 +319,8 @@ async fn an_update_already_in_progress_is_waited_for() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_restores_everyones_access_and_is_idempotent() {
-    let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-    let state = tempfile::tempdir().unwrap();
-    let people = tutorial_people(&sim);
-    let before = observe_all(&sim, &people).await;
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await
-    .expect_code(0);
-    let rollback = ["rollback", "--cluster", CLUSTER, "--yes"];
-    let out = run(&sim, &server, state.path(), &rollback, &[]).await;
+    let (sim, server, state, people, before) = tutorial_after_entries().await;
+    let out = run(&sim, &server, state.path(), &ROLLBACK, &[]).await;
     out.expect_code(0);
     assert!(
         out.stdout.contains("the mode stays API_AND_CONFIG_MAP"),
@@ -371,7 +337,7 @@ async fn rollback_restores_everyones_access_and_is_idempotent() {
     // A second rollback finds nothing to undo and changes nothing.
     let entries = live_support::entries(&sim);
     let counted = mutation_counts(&sim);
-    let again = run(&sim, &server, state.path(), &rollback, &[]).await;
+    let again = run(&sim, &server, state.path(), &ROLLBACK, &[]).await;
     again.expect_code(0);
     assert!(
         again
@@ -403,21 +369,14 @@ async fn rollback_puts_back_what_the_tool_changed_on_entries_it_adopted() {
         .access_entry(
             AccessEntrySpec::standard(role(B, "PlatformAdmin")).username("platform-admin"),
         );
-    let (sim, server) = serve(base().cluster(cluster)).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(base().cluster(cluster)).await;
     let people = tutorial_people(&sim);
     let entries_before = live_support::entries(&sim);
     let before = observe_all(&sim, &people).await;
 
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await
-    .expect_code(0);
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
     let migrated = live_support::entries(&sim);
     let alice = &migrated[&user(A, "people/alice")];
     assert_eq!(
@@ -431,14 +390,7 @@ async fn rollback_puts_back_what_the_tool_changed_on_entries_it_adopted() {
         "{migrated:#?}"
     );
 
-    let out = run(
-        &sim,
-        &server,
-        state.path(),
-        &["rollback", "--cluster", CLUSTER, "--yes"],
-        &[],
-    )
-    .await;
+    let out = run(&sim, &server, state.path(), &ROLLBACK, &[]).await;
     out.expect_code(0);
     assert_eq!(
         live_support::entries(&sim),
@@ -458,19 +410,7 @@ async fn rollback_puts_back_what_the_tool_changed_on_entries_it_adopted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_switch_to_api_needs_the_typed_name_and_then_keeps_everyones_access() {
-    let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-    let state = tempfile::tempdir().unwrap();
-    let people = tutorial_people(&sim);
-    let before = observe_all(&sim, &people).await;
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await
-    .expect_code(0);
+    let (sim, server, state, people, before) = tutorial_after_entries().await;
     for confirm in [&[][..], &["--confirm", "staging"][..]] {
         let refused = run(
             &sim,
@@ -490,14 +430,7 @@ async fn the_switch_to_api_needs_the_typed_name_and_then_keeps_everyones_access(
         );
         assert_eq!(mode(&sim), "API_AND_CONFIG_MAP");
     }
-    let out = run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["api", "--confirm", CLUSTER, "--yes"]),
-        &[],
-    )
-    .await;
+    let out = run(&sim, &server, state.path(), &TO_API, &[]).await;
     out.expect_code(0);
     assert_eq!(mode(&sim), "API");
     let after = observe_all(&sim, &people).await;
@@ -505,14 +438,7 @@ async fn the_switch_to_api_needs_the_typed_name_and_then_keeps_everyones_access(
 
     // In API mode rollback is refused and changes nothing.
     let entries = live_support::entries(&sim);
-    let refused = run(
-        &sim,
-        &server,
-        state.path(),
-        &["rollback", "--cluster", CLUSTER, "--yes"],
-        &[],
-    )
-    .await;
+    let refused = run(&sim, &server, state.path(), &ROLLBACK, &[]).await;
     refused.expect_code(4);
     assert!(
         refused.stderr.contains("the cluster is in API mode"),
@@ -530,18 +456,11 @@ async fn the_gate_refuses_mappings_that_would_be_dropped_unless_allowed() {
     let cluster = tutorial_cluster()
         .aws_auth_key("mapRoles", format!("{MAP_ROLES}{slr}"))
         .aws_auth_key("mapAccounts", "- \"444455556666\"\n");
-    let (sim, server) = serve(base().cluster(cluster)).await;
-    let state = tempfile::tempdir().unwrap();
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &args(&MIGRATE, &["entries", "--yes"]),
-        &[],
-    )
-    .await
-    .expect_code(0);
-    let api = args(&MIGRATE, &["api", "--confirm", CLUSTER, "--yes"]);
+    let (sim, server, state) = serve_with_state(base().cluster(cluster)).await;
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
+    let api = TO_API;
     let refused = run(&sim, &server, state.path(), &api, &[]).await;
     refused.expect_code(4);
     for reason in [
@@ -559,7 +478,7 @@ async fn the_gate_refuses_mappings_that_would_be_dropped_unless_allowed() {
         &sim,
         &server,
         state.path(),
-        &args(&api, &["--allow-drop", "mapAccounts[0]"]),
+        &args(&api[..], &["--allow-drop", "mapAccounts[0]"]),
         &[],
     )
     .await;
@@ -644,10 +563,9 @@ async fn the_gate_refuses_without_a_cluster_admin_and_when_the_caller_would_lose
                 namespace: None,
             }]),
         });
-    let (sim, server) = serve(base().cluster(cluster)).await;
-    let state = tempfile::tempdir().unwrap();
-    let entries = args(&MIGRATE, &["entries", "--yes"]);
-    let api = args(&MIGRATE, &["api", "--confirm", CLUSTER, "--yes"]);
+    let (sim, server, state) = serve_with_state(base().cluster(cluster)).await;
+    let entries = TO_ENTRIES;
+    let api = TO_API;
     run(&sim, &server, state.path(), &entries, &[])
         .await
         .expect_code(0);
@@ -703,19 +621,8 @@ async fn live_plan_reports_a_role_iam_does_not_have() {
             "{MAP_ROLES}- rolearn: arn:aws:iam::111122223333:role/Ghost\n  username: ghost\n  groups:\n  - reader\n"
         ),
     );
-    let (sim, server) = serve(base().cluster(cluster)).await;
-    let state = tempfile::tempdir().unwrap();
-    let out = run(
-        &sim,
-        &server,
-        state.path(),
-        &["plan", "--cluster", CLUSTER, "-o", "json"],
-        &[],
-    )
-    .await;
-    out.expect_code(0);
-    let doc: serde_json::Value =
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    let (sim, server, state) = serve_with_state(base().cluster(cluster)).await;
+    let (out, doc) = plan_json(&sim, &server, state.path()).await;
     let plan = &doc["clusters"][0];
     let ghost: Vec<&serde_json::Value> = plan["findings"]
         .as_array()
@@ -758,14 +665,13 @@ async fn live_plan_reports_a_role_iam_does_not_have() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_secret_reaches_the_state_directory_or_the_output() {
-    let (sim, server) = serve(base().cluster(tutorial_cluster())).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
     let verbose = [("RUST_LOG", "trace")];
     for command in [
         &["plan", "--cluster", CLUSTER, "-o", "yaml"][..],
-        &args(&MIGRATE, &["entries", "--yes"]),
+        &TO_ENTRIES,
         &["status", "--cluster", CLUSTER],
-        &["rollback", "--cluster", CLUSTER, "--yes"],
+        &ROLLBACK,
     ] {
         // `run` checks stdout and stderr of every run for every secret the simulator knows.
         let out = run(&sim, &server, state.path(), command, &verbose).await;
@@ -795,19 +701,8 @@ async fn the_live_plan_takes_node_types_from_managed_node_groups() {
     // live plan follows the node group instead of planning a conflict.
     let map_roles = MAP_ROLES.replace("  - eks:kube-proxy-windows\n", "");
     let cluster = tutorial_cluster().aws_auth_key("mapRoles", map_roles);
-    let (sim, server) = serve(base().cluster(cluster)).await;
-    let state = tempfile::tempdir().unwrap();
-    let out = run(
-        &sim,
-        &server,
-        state.path(),
-        &["plan", "--cluster", CLUSTER, "-o", "json"],
-        &[],
-    )
-    .await;
-    out.expect_code(0);
-    let doc: serde_json::Value =
-        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    let (sim, server, state) = serve_with_state(base().cluster(cluster)).await;
+    let (out, doc) = plan_json(&sim, &server, state.path()).await;
     let plan = &doc["clusters"][0];
     let win = plan["mappings"]
         .as_array()
@@ -825,15 +720,9 @@ async fn the_live_plan_takes_node_types_from_managed_node_groups() {
     assert_eq!(notes.len(), 1, "{}", out.stdout);
     assert_eq!(notes[0]["mapping"], win["id"]);
     // After the switch EKS's own entry for that role is adopted, not a conflict.
-    run(
-        &sim,
-        &server,
-        state.path(),
-        &["migrate", "--cluster", CLUSTER, "--to", "entries", "--yes"],
-        &[],
-    )
-    .await
-    .expect_code(0);
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
     assert_eq!(
         entries(&sim)["arn:aws:iam::111122223333:role/WinNodeRole"].entry_type,
         "EC2_WINDOWS"

@@ -2,6 +2,7 @@
 //! the simulator, whose SubjectAccessReview answers for RBAC and whose SelfSubjectAccessReview,
 //! asked with a principal's own token, is the independent check of what the principal can do.
 
+mod common;
 mod parity_support;
 
 use parity_support::*;
@@ -51,8 +52,7 @@ async fn reader_and_masters_with_custom_groups_are_unchanged() {
                 "platform-ops",
             )),
     );
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(world).await;
     let admin_key = role_session(&sim, "PlatformAdmin", "oncall");
 
     // What the principals' own tokens get while aws-auth alone decides.
@@ -126,8 +126,7 @@ fn username_world() -> eks_sim::world::ClusterSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_username_breaks_a_user_binding_and_is_reported_lost() {
-    let (sim, server) = serve(base().cluster(username_world())).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(base().cluster(username_world())).await;
     assert!(can(&sim, CAROL_KEY, "create", "apps", "deployments", "apps").await);
     to_entries(&server, state.path(), &[]).await;
     verify(&server, state.path(), &[]).await.expect_code(0);
@@ -186,8 +185,7 @@ async fn a_username_that_cannot_be_carried_loses_its_user_binding_and_api_is_ref
                 "system:ci-deployer",
             )),
     );
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(world).await;
     let ci_key = role_session(&sim, "CiDeployer", "build-17");
     assert!(can(&sim, &ci_key, "create", "apps", "deployments", "apps").await);
     to_entries(&server, state.path(), &[]).await;
@@ -218,21 +216,7 @@ async fn a_username_that_cannot_be_carried_loses_its_user_binding_and_api_is_ref
         staged.text()
     );
 
-    let api = run(
-        &server,
-        state.path(),
-        &[
-            "migrate",
-            "--cluster",
-            CLUSTER,
-            "--to",
-            "api",
-            "--confirm",
-            CLUSTER,
-            "--yes",
-        ],
-    )
-    .await;
+    let api = run(&server, state.path(), &TO_API).await;
     api.expect_code(4);
     assert!(
         api.stderr.contains("the last verification failed"),
@@ -292,8 +276,7 @@ fn mutation_world() -> eks_sim::world::WorldBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_catches_each_broken_translation_and_passes_once_restored() {
-    let (sim, server) = serve(mutation_world()).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(mutation_world()).await;
     let pm = policy_map(state.path(), VIEW_POLICY_MAP);
     let viewer_key = role_session(&sim, "Viewer", "vic");
     to_entries(&server, state.path(), &["--policy-map", &pm]).await;
@@ -442,8 +425,7 @@ fn teams_world(principals: usize) -> eks_sim::world::WorldBuilder {
 
 /// (SubjectAccessReviews the simulator served for one `verify`, the report).
 async fn verify_cost(principals: usize) -> (u64, serde_json::Value) {
-    let (sim, server) = serve(teams_world(principals)).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(teams_world(principals)).await;
     to_entries(&server, state.path(), &[]).await;
     let before = sar_count(&sim);
     let out = verify(&server, state.path(), &[]).await;
@@ -517,8 +499,7 @@ async fn gains_are_reported_declared_or_not_and_never_fail_verification() {
             .aws_auth_key("mapRoles", map_roles)
             .cluster_role_binding(group_binding("platform", "pod-reader", "platform")),
     );
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(world).await;
     let pm = policy_map(state.path(), GAINS_POLICY_MAP);
     to_entries(&server, state.path(), &["--policy-map", &pm]).await;
 
@@ -607,17 +588,6 @@ const AUDITOR_MAP_ROLES: &str = "\
   - reader
 ";
 
-const API: [&str; 8] = [
-    "migrate",
-    "--cluster",
-    CLUSTER,
-    "--to",
-    "api",
-    "--confirm",
-    CLUSTER,
-    "--yes",
-];
-
 /// (plan hash, passed) of every verification in the journal, in order.
 fn verifications(state: &std::path::Path) -> Vec<(String, bool)> {
     journal(state)
@@ -638,8 +608,7 @@ fn verifications(state: &std::path::Path) -> Vec<(String, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_after_a_plan_change_verifies_the_new_plan_before_switching() {
     let world = base().role(A, "/", "Auditor").cluster(username_world());
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+    let (sim, server, state) = serve_with_state(world).await;
     to_entries(&server, state.path(), &[]).await;
     let out = verify(&server, state.path(), &[]).await;
     out.expect_code(0);
@@ -660,7 +629,7 @@ async fn api_after_a_plan_change_verifies_the_new_plan_before_switching() {
 
     // `--to api` reconciles the new mapping's entry and verifies the new plan before the switch;
     // the old verification is not what lets it through.
-    let out = run(&server, state.path(), &API).await;
+    let out = run(&server, state.path(), &TO_API).await;
     out.expect_code(0);
     assert_eq!(mode(&sim), "API");
     let records = journal(state.path());
@@ -685,25 +654,39 @@ async fn api_after_a_plan_change_verifies_the_new_plan_before_switching() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probing_as_the_real_principal_catches_a_recreated_role() {
-    let map_roles = "\
+const VIEWER_READER_MAP_ROLES: &str = "\
 - rolearn: arn:aws:iam::111122223333:role/Viewer
   username: viewer:{{SessionName}}
   groups:
   - reader
 ";
+
+/// The `Viewer` role mapped into the `reader` group, which is bound to the pod reader.
+fn viewer_reader_cluster() -> eks_sim::world::ClusterSpec {
+    cluster()
+        .aws_auth_key("mapRoles", VIEWER_READER_MAP_ROLES)
+        .cluster_role(pod_reader())
+        .cluster_role_binding(group_binding("reader", "pod-reader", "reader"))
+}
+
+/// The report's row of the `Viewer` role.
+#[track_caller]
+fn viewer_row(report: &serde_json::Value) -> &serde_json::Value {
+    report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["principalArn"].as_str().unwrap().ends_with("role/Viewer"))
+        .expect("the viewer's row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probing_as_the_real_principal_catches_a_recreated_role() {
     let world = base()
         // The tool runs as the creator role (--role-arn), which chains into the viewer.
         .role_trusting(A, "/", "Viewer", &[&creator_arn()])
-        .cluster(
-            cluster()
-                .aws_auth_key("mapRoles", map_roles)
-                .cluster_role(pod_reader())
-                .cluster_role_binding(group_binding("reader", "pod-reader", "reader")),
-        );
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+        .cluster(viewer_reader_cluster());
+    let (sim, server, state) = serve_with_state(world).await;
     to_entries(&server, state.path(), &[]).await;
     let viewer = role_arn("Viewer");
 
@@ -723,22 +706,7 @@ async fn probing_as_the_real_principal_catches_a_recreated_role() {
     // id, domain.md §9.7). While aws-auth still applies the role falls back to it, so the
     // break shows once only entries count: after the switch to API. No model sees it; the
     // real token does.
-    run(
-        &server,
-        state.path(),
-        &[
-            "migrate",
-            "--cluster",
-            CLUSTER,
-            "--to",
-            "api",
-            "--confirm",
-            CLUSTER,
-            "--yes",
-        ],
-    )
-    .await
-    .expect_code(0);
+    run(&server, state.path(), &TO_API).await.expect_code(0);
     sim.recreate_principal(&viewer).expect("the role exists");
     let out = verify(&server, state.path(), &["--probe-as", &viewer]).await;
     out.expect_code(3);
@@ -749,12 +717,7 @@ async fn probing_as_the_real_principal_catches_a_recreated_role() {
         !probed["mismatches"].as_array().unwrap().is_empty(),
         "{probed}"
     );
-    let viewer_row = report["principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["principalArn"].as_str().unwrap().ends_with("role/Viewer"))
-        .expect("the viewer's row");
+    let viewer_row = viewer_row(&report);
     assert!(
         viewer_row["lost"].as_array().unwrap().iter().any(|l| l
             .as_str()
@@ -767,20 +730,10 @@ async fn probing_as_the_real_principal_catches_a_recreated_role() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_catches_a_role_recreated_since_its_entry_was_created() {
-    let map_roles = "\
-- rolearn: arn:aws:iam::111122223333:role/Viewer
-  username: viewer:{{SessionName}}
-  groups:
-  - reader
-";
-    let world = base().role(A, "/", "Viewer").cluster(
-        cluster()
-            .aws_auth_key("mapRoles", map_roles)
-            .cluster_role(pod_reader())
-            .cluster_role_binding(group_binding("reader", "pod-reader", "reader")),
-    );
-    let (sim, server) = serve(world).await;
-    let state = tempfile::tempdir().unwrap();
+    let world = base()
+        .role(A, "/", "Viewer")
+        .cluster(viewer_reader_cluster());
+    let (sim, server, state) = serve_with_state(world).await;
     to_entries(&server, state.path(), &[]).await;
     verify(&server, state.path(), &[]).await.expect_code(0);
 
@@ -791,12 +744,7 @@ async fn verify_catches_a_role_recreated_since_its_entry_was_created() {
     let out = verify(&server, state.path(), &[]).await;
     out.expect_code(3);
     let report = out.json();
-    let viewer = report["principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["principalArn"].as_str().unwrap().ends_with("role/Viewer"))
-        .expect("the viewer's row");
+    let viewer = viewer_row(&report);
     assert!(
         viewer["lost"]
             .as_array()

@@ -34,59 +34,23 @@ async fn every_access_entry_operation_is_refused_in_config_map_mode() {
         .r#type(AccessScopeType::Cluster)
         .build();
     let results = vec![
-        service_error(
-            eks.create_access_entry()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .send()
-                .await,
-        ),
-        service_error(
-            eks.describe_access_entry()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .send()
-                .await,
-        ),
+        service_error(create_entry(&eks, "cm", &viewer).send().await),
+        service_error(describe_entry(&eks, "cm", &viewer).send().await),
         service_error(eks.list_access_entries().cluster_name("cm").send().await),
+        service_error(update_entry(&eks, "cm", &viewer).send().await),
+        service_error(delete_entry(&eks, "cm", &viewer).send().await),
         service_error(
-            eks.update_access_entry()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .send()
-                .await,
-        ),
-        service_error(
-            eks.delete_access_entry()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .send()
-                .await,
-        ),
-        service_error(
-            eks.associate_access_policy()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .policy_arn(policy("AmazonEKSViewPolicy"))
+            associate(&eks, "cm", &viewer, policy("AmazonEKSViewPolicy"))
                 .access_scope(scope)
                 .send()
                 .await,
         ),
         service_error(
-            eks.disassociate_access_policy()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .policy_arn(policy("AmazonEKSViewPolicy"))
+            disassociate(&eks, "cm", &viewer, policy("AmazonEKSViewPolicy"))
                 .send()
                 .await,
         ),
-        service_error(
-            eks.list_associated_access_policies()
-                .cluster_name("cm")
-                .principal_arn(&viewer)
-                .send()
-                .await,
-        ),
+        service_error(list_associated(&eks, "cm", &viewer).send().await),
     ];
     for (code, msg) in results {
         assert_eq!(code, "InvalidRequestException");
@@ -101,13 +65,7 @@ async fn create_fills_eks_defaults_and_describe_round_trips_pathed_arns() {
 
     // A role with a path: the default username drops the path and keeps the partition.
     let dev = role(A, "team/dev/Developer");
-    let out = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .send()
-        .await
-        .unwrap();
+    let out = create_entry(&eks, "dual", &dev).send().await.unwrap();
     let e = out.access_entry().unwrap();
     assert_eq!(e.principal_arn(), Some(dev.as_str()));
     assert_eq!(e.r#type(), Some("STANDARD"));
@@ -127,21 +85,13 @@ async fn create_fills_eks_defaults_and_describe_round_trips_pathed_arns() {
 
     // The SSO role, fully qualified, path label percent-encoded by the SDK as one segment.
     let sso = sso_arn();
-    eks.create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&sso)
+    create_entry(&eks, "dual", &sso)
         .username("sso-admin:{{SessionName}}")
         .kubernetes_groups("platform-admins")
         .send()
         .await
         .unwrap();
-    let d = eks
-        .describe_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&sso)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_entry(&eks, "dual", &sso).send().await.unwrap();
     let d = d.access_entry().unwrap();
     assert_eq!(d.principal_arn(), Some(sso.as_str()));
     assert_eq!(d.username(), Some("sso-admin:{{SessionName}}"));
@@ -149,54 +99,28 @@ async fn create_fills_eks_defaults_and_describe_round_trips_pathed_arns() {
 
     // A user with a path: the default username is the user ARN.
     let alice = user(A, "people/alice");
-    let out = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&alice)
-        .send()
-        .await
-        .unwrap();
+    let out = create_entry(&eks, "dual", &alice).send().await.unwrap();
     assert_eq!(out.access_entry().unwrap().username(), Some(alice.as_str()));
 
     // Cross-account STANDARD principals are allowed.
     let auditor = role(B, "Auditor");
-    eks.create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&auditor)
-        .send()
-        .await
-        .unwrap();
+    create_entry(&eks, "dual", &auditor).send().await.unwrap();
 
-    let r = eks
-        .describe_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Nobody"))
-        .send()
-        .await;
+    let r = describe_entry(&eks, "dual", role(A, "Nobody")).send().await;
     assert_eq!(status_of(&r), 404);
-    assert_eq!(
-        service_error(r),
-        ("ResourceNotFoundException".into(), NOT_FOUND_MSG.into())
-    );
+    assert_service_error(r, "ResourceNotFoundException", NOT_FOUND_MSG);
 }
 
 #[tokio::test]
 async fn duplicate_entry_is_resource_in_use() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
-    let r = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Viewer"))
-        .send()
-        .await;
+    let r = create_entry(&eks, "dual", role(A, "Viewer")).send().await;
     assert_eq!(status_of(&r), 409);
-    assert_eq!(
-        service_error(r),
-        (
-            "ResourceInUseException".into(),
-            "The specified access entry resource is already in use on this cluster.".into()
-        )
+    assert_service_error(
+        r,
+        "ResourceInUseException",
+        "The specified access entry resource is already in use on this cluster.",
     );
 }
 
@@ -219,12 +143,7 @@ async fn invalid_principals_are_refused() {
         "not-an-arn".to_string(),
     ];
     for arn in invalid {
-        let r = eks
-            .create_access_entry()
-            .cluster_name("dual")
-            .principal_arn(&arn)
-            .send()
-            .await;
+        let r = create_entry(&eks, "dual", &arn).send().await;
         assert_eq!(status_of(&r), 400, "{arn}");
         assert_eq!(
             service_error(r),
@@ -240,70 +159,34 @@ async fn service_linked_roles_cannot_be_created_updated_or_deleted() {
     let eks = eks(&server).await;
     let slr = slr_arn();
     // The fixture's EKS-created entry for the SLR already exists, yet creation is refused first.
-    let r = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&slr)
-        .send()
-        .await;
-    assert_eq!(
-        service_error(r),
-        ("InvalidParameterException".into(), SLR_MSG.into())
-    );
-    let r = eks
-        .update_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&slr)
+    let r = create_entry(&eks, "dual", &slr).send().await;
+    assert_service_error(r, "InvalidParameterException", SLR_MSG);
+    let r = update_entry(&eks, "dual", &slr)
         .kubernetes_groups("x")
         .send()
         .await;
-    assert_eq!(
-        service_error(r),
-        ("InvalidParameterException".into(), SLR_MSG.into())
-    );
-    let r = eks
-        .delete_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&slr)
-        .send()
-        .await;
-    assert_eq!(
-        service_error(r),
-        ("InvalidParameterException".into(), SLR_MSG.into())
-    );
+    assert_service_error(r, "InvalidParameterException", SLR_MSG);
+    let r = delete_entry(&eks, "dual", &slr).send().await;
+    assert_service_error(r, "InvalidParameterException", SLR_MSG);
     // Still there, and visible.
-    eks.describe_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&slr)
-        .send()
-        .await
-        .unwrap();
+    describe_entry(&eks, "dual", &slr).send().await.unwrap();
 }
 
 #[tokio::test]
 async fn system_groups_are_refused() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
-    let r = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
+    let r = create_entry(&eks, "dual", role(A, "Deployer"))
         .kubernetes_groups("deployers")
         .kubernetes_groups("system:masters")
         .send()
         .await;
-    assert_eq!(
-        service_error(r),
-        (
-            "InvalidParameterException".into(),
-            "The kubernetes group name system:masters is invalid, it cannot start with system:"
-                .into()
-        )
+    assert_service_error(
+        r,
+        "InvalidParameterException",
+        "The kubernetes group name system:masters is invalid, it cannot start with system:",
     );
-    let r = eks
-        .update_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Viewer"))
+    let r = update_entry(&eks, "dual", role(A, "Viewer"))
         .kubernetes_groups("system:monitoring")
         .send()
         .await;
@@ -318,19 +201,14 @@ async fn reserved_username_prefixes_are_refused() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
     for prefix in ["system:", "eks:", "aws:", "amazon:", "iam:"] {
-        let r = eks
-            .create_access_entry()
-            .cluster_name("dual")
-            .principal_arn(role(A, "Deployer"))
+        let r = create_entry(&eks, "dual", role(A, "Deployer"))
             .username(format!("{prefix}deployer"))
             .send()
             .await;
-        assert_eq!(
-            service_error(r),
-            (
-                "InvalidParameterException".into(),
-                format!("The username must not begin with {prefix}")
-            )
+        assert_service_error(
+            r,
+            "InvalidParameterException",
+            format!("The username must not begin with {prefix}"),
         );
     }
 }
@@ -345,10 +223,7 @@ async fn session_name_needs_a_colon_before_it() {
         "user-{{SessionName}}",
         "x{{SessionNameRaw}}",
     ] {
-        let r = eks
-            .create_access_entry()
-            .cluster_name("dual")
-            .principal_arn(role(A, "Deployer"))
+        let r = create_entry(&eks, "dual", role(A, "Deployer"))
             .username(bad)
             .send()
             .await;
@@ -356,10 +231,7 @@ async fn session_name_needs_a_colon_before_it() {
         assert_eq!(code, "InvalidParameterException", "{bad}");
         assert!(msg.contains("colon"), "{bad}: {msg}");
     }
-    let ok = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
+    let ok = create_entry(&eks, "dual", role(A, "Deployer"))
         .username("deployer:{{SessionName}}")
         .send()
         .await
@@ -374,10 +246,7 @@ async fn session_name_needs_a_colon_before_it() {
 async fn node_types_are_same_account_roles_without_username_groups_or_policies() {
     let server = start(base().cluster(ClusterSpec::new("api", A, REGION).mode(Mode::Api))).await;
     let eks = eks(&server).await;
-    let out = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "NodeRole"))
+    let out = create_entry(&eks, "api", role(A, "NodeRole"))
         .r#type("EC2_LINUX")
         .send()
         .await
@@ -385,10 +254,7 @@ async fn node_types_are_same_account_roles_without_username_groups_or_policies()
     let e = out.access_entry().unwrap();
     assert_eq!(e.username(), Some("system:node:{{EC2PrivateDNSName}}"));
     assert_eq!(e.kubernetes_groups(), ["system:nodes"]);
-    let out = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "FargatePodRole"))
+    let out = create_entry(&eks, "api", role(A, "FargatePodRole"))
         .r#type("FARGATE_LINUX")
         .send()
         .await
@@ -399,45 +265,30 @@ async fn node_types_are_same_account_roles_without_username_groups_or_policies()
     );
 
     // Another account's role, a user, username or groups: all refused.
-    let cross = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(B, "Auditor"))
+    let cross = create_entry(&eks, "api", role(B, "Auditor"))
         .r#type("EC2_LINUX")
         .send()
         .await;
     assert_eq!(service_error(cross).0, "InvalidParameterException");
-    let user_node = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(user(A, "admin"))
+    let user_node = create_entry(&eks, "api", user(A, "admin"))
         .r#type("EC2_WINDOWS")
         .send()
         .await;
     assert_eq!(service_error(user_node).0, "InvalidParameterException");
-    let with_groups = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "WinNodeRole"))
+    let with_groups = create_entry(&eks, "api", role(A, "WinNodeRole"))
         .r#type("EC2_WINDOWS")
         .kubernetes_groups("windows")
         .send()
         .await;
     assert_eq!(service_error(with_groups).0, "InvalidParameterException");
-    let with_username = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "WinNodeRole"))
+    let with_username = create_entry(&eks, "api", role(A, "WinNodeRole"))
         .r#type("EC2_WINDOWS")
         .username("node")
         .send()
         .await;
     assert_eq!(service_error(with_username).0, "InvalidParameterException");
     // Types are case-sensitive.
-    let lower = eks
-        .create_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "WinNodeRole"))
+    let lower = create_entry(&eks, "api", role(A, "WinNodeRole"))
         .r#type("EC2_Windows")
         .send()
         .await;
@@ -445,31 +296,20 @@ async fn node_types_are_same_account_roles_without_username_groups_or_policies()
 
     // Updating a node entry: re-sending the generated username trips the prefix rule first;
     // plain groups trip the STANDARD-only rule.
-    let r = eks
-        .update_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "NodeRole"))
+    let r = update_entry(&eks, "api", role(A, "NodeRole"))
         .username("system:node:{{EC2PrivateDNSName}}")
         .send()
         .await;
-    assert_eq!(
-        service_error(r),
-        (
-            "InvalidParameterException".into(),
-            "The username must not begin with system:".into()
-        )
+    assert_service_error(
+        r,
+        "InvalidParameterException",
+        "The username must not begin with system:",
     );
-    let r = eks
-        .update_access_entry()
-        .cluster_name("api")
-        .principal_arn(role(A, "NodeRole"))
+    let r = update_entry(&eks, "api", role(A, "NodeRole"))
         .kubernetes_groups("nodes")
         .send()
         .await;
-    assert_eq!(
-        service_error(r),
-        ("InvalidParameterException".into(), STANDARD_ONLY.into())
-    );
+    assert_service_error(r, "InvalidParameterException", STANDARD_ONLY);
 }
 
 #[tokio::test]
@@ -477,18 +317,9 @@ async fn update_replaces_groups_and_username_declaratively() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
     let viewer = role(A, "Viewer");
-    let before = eks
-        .describe_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await
-        .unwrap();
+    let before = describe_entry(&eks, "dual", &viewer).send().await.unwrap();
     let created = before.access_entry().unwrap().created_at().cloned();
-    let out = eks
-        .update_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
+    let out = update_entry(&eks, "dual", &viewer)
         .kubernetes_groups("readers")
         .kubernetes_groups("auditors")
         .username("viewer:{{SessionName}}")
@@ -500,10 +331,7 @@ async fn update_replaces_groups_and_username_declaratively() {
     assert_eq!(e.username(), Some("viewer:{{SessionName}}"));
     assert_eq!(e.created_at().cloned(), created);
     // An explicit empty list clears the groups; omitting it leaves them.
-    let out = eks
-        .update_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
+    let out = update_entry(&eks, "dual", &viewer)
         .set_kubernetes_groups(Some(Vec::new()))
         .send()
         .await
@@ -513,17 +341,11 @@ async fn update_replaces_groups_and_username_declaratively() {
         out.access_entry().unwrap().username(),
         Some("viewer:{{SessionName}}")
     );
-    let r = eks
-        .update_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Ghost"))
+    let r = update_entry(&eks, "dual", role(A, "Ghost"))
         .username("x:y")
         .send()
         .await;
-    assert_eq!(
-        service_error(r),
-        ("ResourceNotFoundException".into(), NOT_FOUND_MSG.into())
-    );
+    assert_service_error(r, "ResourceNotFoundException", NOT_FOUND_MSG);
 }
 
 #[tokio::test]
@@ -531,52 +353,17 @@ async fn delete_removes_the_entry_and_its_associations() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
     let viewer = role(A, "Viewer");
-    eks.delete_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await
-        .unwrap();
-    let r = eks
-        .describe_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await;
+    delete_entry(&eks, "dual", &viewer).send().await.unwrap();
+    let r = describe_entry(&eks, "dual", &viewer).send().await;
     assert_eq!(service_error(r).0, "ResourceNotFoundException");
-    let r = eks
-        .list_associated_access_policies()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await;
+    let r = list_associated(&eks, "dual", &viewer).send().await;
     assert_eq!(service_error(r).0, "ResourceNotFoundException");
-    let r = eks
-        .delete_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await;
-    assert_eq!(
-        service_error(r),
-        ("ResourceNotFoundException".into(), NOT_FOUND_MSG.into())
-    );
+    let r = delete_entry(&eks, "dual", &viewer).send().await;
+    assert_service_error(r, "ResourceNotFoundException", NOT_FOUND_MSG);
     // Recreated: a new accessEntryArn suffix, no associations.
-    let again = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await
-        .unwrap();
+    let again = create_entry(&eks, "dual", &viewer).send().await.unwrap();
     assert!(again.access_entry().unwrap().access_entry_arn().is_some());
-    let p = eks
-        .list_associated_access_policies()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .send()
-        .await
-        .unwrap();
+    let p = list_associated(&eks, "dual", &viewer).send().await.unwrap();
     assert!(p.associated_access_policies().is_empty());
 }
 
@@ -661,23 +448,14 @@ async fn the_3000_entry_quota_is_enforced() {
     }
     let server = start(base().cluster(spec)).await;
     let eks = eks(&server).await;
-    let r = eks
-        .create_access_entry()
-        .cluster_name("full")
-        .principal_arn(role(A, "Viewer"))
-        .send()
-        .await;
+    let r = create_entry(&eks, "full", role(A, "Viewer")).send().await;
     assert_eq!(status_of(&r), 400);
     assert_eq!(service_error(r).0, "ResourceLimitExceededException");
-    eks.delete_access_entry()
-        .cluster_name("full")
-        .principal_arn(role(A, "filler-0000"))
+    delete_entry(&eks, "full", role(A, "filler-0000"))
         .send()
         .await
         .unwrap();
-    eks.create_access_entry()
-        .cluster_name("full")
-        .principal_arn(role(A, "Viewer"))
+    create_entry(&eks, "full", role(A, "Viewer"))
         .send()
         .await
         .unwrap();
@@ -687,10 +465,7 @@ async fn the_3000_entry_quota_is_enforced() {
 async fn tags_are_limited_to_50_and_managed_on_the_entry_arn() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
-    let mut too_many = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"));
+    let mut too_many = create_entry(&eks, "dual", role(A, "Deployer"));
     for i in 0..51 {
         too_many = too_many.tags(format!("k{i}"), "v");
     }
@@ -698,19 +473,13 @@ async fn tags_are_limited_to_50_and_managed_on_the_entry_arn() {
         service_error(too_many.send().await).0,
         "InvalidParameterException"
     );
-    let reserved = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
+    let reserved = create_entry(&eks, "dual", role(A, "Deployer"))
         .tags("aws:owner", "x")
         .send()
         .await;
     assert_eq!(service_error(reserved).0, "InvalidParameterException");
 
-    let out = eks
-        .create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
+    let out = create_entry(&eks, "dual", role(A, "Deployer"))
         .tags("managed-by", "aws-auth-migrate")
         .send()
         .await

@@ -81,37 +81,24 @@ async fn policy_arns_follow_the_partition() {
             .starts_with("arn:aws-cn:eks::aws:cluster-access-policy/")
     }));
     let ops = format!("arn:aws-cn:iam::{cn}:role/Ops");
-    eks.create_access_entry()
-        .cluster_name("beijing")
-        .principal_arn(&ops)
-        .send()
-        .await
-        .unwrap();
+    create_entry(&eks, "beijing", &ops).send().await.unwrap();
     // The aws-partition ARN is not a policy in aws-cn.
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("beijing")
-        .principal_arn(&ops)
-        .policy_arn(policy("AmazonEKSViewPolicy"))
+    let r = associate(&eks, "beijing", &ops, policy("AmazonEKSViewPolicy"))
         .access_scope(cluster_scope())
         .send()
         .await;
     assert_eq!(service_error(r).0, "InvalidParameterException");
-    eks.associate_access_policy()
-        .cluster_name("beijing")
-        .principal_arn(&ops)
-        .policy_arn("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
-        .access_scope(cluster_scope())
-        .send()
-        .await
-        .unwrap();
-    let d = eks
-        .describe_access_entry()
-        .cluster_name("beijing")
-        .principal_arn(&ops)
-        .send()
-        .await
-        .unwrap();
+    associate(
+        &eks,
+        "beijing",
+        &ops,
+        "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+    )
+    .access_scope(cluster_scope())
+    .send()
+    .await
+    .unwrap();
+    let d = describe_entry(&eks, "beijing", &ops).send().await.unwrap();
     assert_eq!(
         d.access_entry().unwrap().username(),
         Some("arn:aws-cn:sts::210987654321:assumed-role/Ops/{{SessionName}}")
@@ -123,18 +110,9 @@ async fn associate_upserts_the_scope_and_disassociate_removes_it() {
     let server = start(base().cluster(dual_cluster("dual"))).await;
     let eks = eks(&server).await;
     let dev = role(A, "team/dev/Developer");
-    eks.create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .send()
-        .await
-        .unwrap();
+    create_entry(&eks, "dual", &dev).send().await.unwrap();
 
-    let first = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .policy_arn(policy("AmazonEKSEditPolicy"))
+    let first = associate(&eks, "dual", &dev, policy("AmazonEKSEditPolicy"))
         .access_scope(ns_scope(&["dev", "dev-*"]))
         .send()
         .await
@@ -145,11 +123,7 @@ async fn associate_upserts_the_scope_and_disassociate_removes_it() {
     assert_eq!(a.access_scope().unwrap().namespaces(), ["dev", "dev-*"]);
     let associated_at = a.associated_at().cloned();
 
-    let second = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .policy_arn(policy("AmazonEKSEditPolicy"))
+    let second = associate(&eks, "dual", &dev, policy("AmazonEKSEditPolicy"))
         .access_scope(cluster_scope())
         .send()
         .await
@@ -162,27 +136,15 @@ async fn associate_upserts_the_scope_and_disassociate_removes_it() {
     assert!(a.access_scope().unwrap().namespaces().is_empty());
     assert_eq!(a.associated_at().cloned(), associated_at);
 
-    eks.associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .policy_arn(policy("AmazonEKSViewPolicy"))
+    associate(&eks, "dual", &dev, policy("AmazonEKSViewPolicy"))
         .access_scope(ns_scope(&["prod"]))
         .send()
         .await
         .unwrap();
-    let list = eks
-        .list_associated_access_policies()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .send()
-        .await
-        .unwrap();
+    let list = list_associated(&eks, "dual", &dev).send().await.unwrap();
     assert_eq!(list.cluster_name(), Some("dual"));
     assert_eq!(list.associated_access_policies().len(), 2);
-    let page = eks
-        .list_associated_access_policies()
-        .cluster_name("dual")
-        .principal_arn(&dev)
+    let page = list_associated(&eks, "dual", &dev)
         .max_results(1)
         .send()
         .await
@@ -191,31 +153,18 @@ async fn associate_upserts_the_scope_and_disassociate_removes_it() {
     assert!(page.next_token().is_some());
 
     // The policy ARN is a percent-encoded path label too.
-    eks.disassociate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .policy_arn(policy("AmazonEKSEditPolicy"))
+    disassociate(&eks, "dual", &dev, policy("AmazonEKSEditPolicy"))
         .send()
         .await
         .unwrap();
-    let list = eks
-        .list_associated_access_policies()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .send()
-        .await
-        .unwrap();
+    let list = list_associated(&eks, "dual", &dev).send().await.unwrap();
     let arns: Vec<&str> = list
         .associated_access_policies()
         .iter()
         .filter_map(|p| p.policy_arn())
         .collect();
     assert_eq!(arns, [policy("AmazonEKSViewPolicy")]);
-    let r = eks
-        .disassociate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .policy_arn(policy("AmazonEKSEditPolicy"))
+    let r = disassociate(&eks, "dual", &dev, policy("AmazonEKSEditPolicy"))
         .send()
         .await;
     assert_eq!(status_of(&r), 404);
@@ -231,31 +180,19 @@ async fn scope_rules_are_enforced() {
         .r#type(AccessScopeType::Cluster)
         .namespaces("default")
         .build();
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .policy_arn(policy("AmazonEKSViewPolicy"))
+    let r = associate(&eks, "dual", &viewer, policy("AmazonEKSViewPolicy"))
         .access_scope(cluster_with_ns)
         .send()
         .await;
     assert_eq!(service_error(r).0, "InvalidParameterException");
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .policy_arn(policy("AmazonEKSViewPolicy"))
+    let r = associate(&eks, "dual", &viewer, policy("AmazonEKSViewPolicy"))
         .access_scope(ns_scope(&[]))
         .send()
         .await;
     let (code, msg) = service_error(r);
     assert_eq!(code, "InvalidParameterException");
     assert!(msg.contains("namespace"), "{msg}");
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(&viewer)
-        .policy_arn(policy("AmazonEKSMadeUpPolicy"))
+    let r = associate(&eks, "dual", &viewer, policy("AmazonEKSMadeUpPolicy"))
         .access_scope(cluster_scope())
         .send()
         .await;
@@ -270,47 +207,46 @@ async fn associate_needs_an_existing_standard_entry() {
     ));
     let server = start(base().cluster(spec)).await;
     let eks = eks(&server).await;
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Ghost"))
-        .policy_arn(policy("AmazonEKSViewPolicy"))
-        .access_scope(cluster_scope())
-        .send()
-        .await;
+    let r = associate(
+        &eks,
+        "dual",
+        role(A, "Ghost"),
+        policy("AmazonEKSViewPolicy"),
+    )
+    .access_scope(cluster_scope())
+    .send()
+    .await;
     assert_eq!(status_of(&r), 404);
-    assert_eq!(
-        service_error(r),
-        ("ResourceNotFoundException".into(), NOT_FOUND_MSG.into())
-    );
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(role(A, "NodeRole"))
-        .policy_arn(policy("AmazonEKSViewPolicy"))
-        .access_scope(cluster_scope())
-        .send()
-        .await;
-    assert_eq!(
-        service_error(r),
-        ("InvalidParameterException".into(), STANDARD_ONLY.into())
-    );
+    assert_service_error(r, "ResourceNotFoundException", NOT_FOUND_MSG);
+    let r = associate(
+        &eks,
+        "dual",
+        role(A, "NodeRole"),
+        policy("AmazonEKSViewPolicy"),
+    )
+    .access_scope(cluster_scope())
+    .send()
+    .await;
+    assert_service_error(r, "InvalidParameterException", STANDARD_ONLY);
     // EC2 (Auto Mode) takes AmazonEKSAutoNodePolicy, and only that.
-    eks.associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
-        .policy_arn(policy("AmazonEKSAutoNodePolicy"))
-        .access_scope(cluster_scope())
-        .send()
-        .await
-        .unwrap();
-    let r = eks
-        .associate_access_policy()
-        .cluster_name("dual")
-        .principal_arn(role(A, "Deployer"))
-        .policy_arn(policy("AmazonEKSViewPolicy"))
-        .access_scope(cluster_scope())
-        .send()
-        .await;
+    associate(
+        &eks,
+        "dual",
+        role(A, "Deployer"),
+        policy("AmazonEKSAutoNodePolicy"),
+    )
+    .access_scope(cluster_scope())
+    .send()
+    .await
+    .unwrap();
+    let r = associate(
+        &eks,
+        "dual",
+        role(A, "Deployer"),
+        policy("AmazonEKSViewPolicy"),
+    )
+    .access_scope(cluster_scope())
+    .send()
+    .await;
     assert_eq!(service_error(r).1, STANDARD_ONLY);
 }

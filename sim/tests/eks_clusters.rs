@@ -5,6 +5,7 @@ mod eks_support;
 
 use std::time::Duration;
 
+use aws_sdk_eks::operation::update_cluster_config::builders::UpdateClusterConfigFluentBuilder;
 use aws_sdk_eks::types::{
     AccessScopeType, AuthenticationMode, LogSetup, LogType, Logging, UpdateAccessConfigRequest,
     UpdateStatus,
@@ -17,6 +18,36 @@ use eks_support::*;
 fn access(mode: AuthenticationMode) -> UpdateAccessConfigRequest {
     UpdateAccessConfigRequest::builder()
         .authentication_mode(mode)
+        .build()
+}
+
+/// `update_cluster_config` of `cluster` switching to `mode`, ready to send.
+fn switch(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    mode: AuthenticationMode,
+) -> UpdateClusterConfigFluentBuilder {
+    eks.update_cluster_config()
+        .name(cluster)
+        .access_config(access(mode))
+}
+
+/// The status DescribeUpdate reports for update `id` of `cluster`.
+async fn update_status(eks: &aws_sdk_eks::Client, cluster: &str, id: &str) -> Option<UpdateStatus> {
+    let d = eks
+        .describe_update()
+        .name(cluster)
+        .update_id(id)
+        .send()
+        .await
+        .unwrap();
+    d.update().unwrap().status().cloned()
+}
+
+/// Logging of one log type, enabled.
+fn logging(log_type: LogType) -> Logging {
+    Logging::builder()
+        .cluster_logging(LogSetup::builder().types(log_type).enabled(true).build())
         .build()
 }
 
@@ -123,9 +154,11 @@ async fn missing_cluster_is_resource_not_found() {
         .send()
         .await;
     assert_eq!(status_of(&r), 404);
-    let (code, msg) = service_error(r);
-    assert_eq!(code, "ResourceNotFoundException");
-    assert_eq!(msg, "No cluster found for name: nope.");
+    assert_service_error(
+        r,
+        "ResourceNotFoundException",
+        "No cluster found for name: nope.",
+    );
 }
 
 #[tokio::test]
@@ -174,10 +207,7 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
     let sim = server.sim().clone();
     let eks = eks(&server).await;
 
-    let out = eks
-        .update_cluster_config()
-        .name("prod")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let out = switch(&eks, "prod", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await
         .unwrap();
@@ -210,44 +240,26 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
             .authentication_mode(),
         Some(&AuthenticationMode::ConfigMap)
     );
-    let r = eks
-        .update_cluster_config()
-        .name("prod")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let r = switch(&eks, "prod", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await;
     assert_eq!(status_of(&r), 409);
-    let (code, msg) = service_error(r);
-    assert_eq!(code, "ResourceInUseException");
-    assert_eq!(
-        msg,
+    assert_service_error(
+        r,
+        "ResourceInUseException",
         format!(
             "Cannot AccessConfigUpdate because cluster prod currently has update {id} in progress"
-        )
+        ),
     );
-    let d = eks
-        .describe_update()
-        .name("prod")
-        .update_id(&id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        d.update().unwrap().status(),
-        Some(&UpdateStatus::InProgress)
+        update_status(&eks, "prod", &id).await,
+        Some(UpdateStatus::InProgress)
     );
 
     sim.advance_clock(Duration::from_secs(61));
-    let d = eks
-        .describe_update()
-        .name("prod")
-        .update_id(&id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        d.update().unwrap().status(),
-        Some(&UpdateStatus::Successful)
+        update_status(&eks, "prod", &id).await,
+        Some(UpdateStatus::Successful)
     );
     let c = eks.describe_cluster().name("prod").send().await.unwrap();
     let c = c.cluster().unwrap();
@@ -288,10 +300,7 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
         ),
     ];
     for (name, ty, username) in expect {
-        let e = eks
-            .describe_access_entry()
-            .cluster_name("prod")
-            .principal_arn(role(A, name))
+        let e = describe_entry(&eks, "prod", role(A, name))
             .send()
             .await
             .unwrap();
@@ -300,10 +309,7 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
         assert_eq!(e.username(), Some(username), "{name}");
         assert_eq!(e.kubernetes_groups(), ["system:nodes"], "{name}");
     }
-    let creator = eks
-        .describe_access_entry()
-        .cluster_name("prod")
-        .principal_arn(role(A, "ClusterCreator"))
+    let creator = describe_entry(&eks, "prod", role(A, "ClusterCreator"))
         .send()
         .await
         .unwrap();
@@ -313,10 +319,7 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
         creator.username(),
         Some("arn:aws:sts::111122223333:assumed-role/ClusterCreator/{{SessionName}}")
     );
-    let policies = eks
-        .list_associated_access_policies()
-        .cluster_name("prod")
-        .principal_arn(role(A, "ClusterCreator"))
+    let policies = list_associated(&eks, "prod", role(A, "ClusterCreator"))
         .send()
         .await
         .unwrap();
@@ -332,25 +335,15 @@ async fn switch_to_api_and_config_map_creates_node_fargate_and_creator_entries()
     assert!(p.access_scope().unwrap().namespaces().is_empty());
 
     // Then API; the creator entry is not created twice.
-    let out = eks
-        .update_cluster_config()
-        .name("prod")
-        .access_config(access(AuthenticationMode::Api))
+    let out = switch(&eks, "prod", AuthenticationMode::Api)
         .send()
         .await
         .unwrap();
     sim.advance_clock(Duration::from_secs(61));
     let id2 = out.update().unwrap().id().unwrap();
-    let d = eks
-        .describe_update()
-        .name("prod")
-        .update_id(id2)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        d.update().unwrap().status(),
-        Some(&UpdateStatus::Successful)
+        update_status(&eks, "prod", id2).await,
+        Some(UpdateStatus::Successful)
     );
     let c = eks.describe_cluster().name("prod").send().await.unwrap();
     assert_eq!(
@@ -379,9 +372,7 @@ async fn no_creator_entry_without_bootstrap_permissions() {
         .bootstrap_admin(None);
     let server = start(base().cluster(spec).update_duration(Duration::ZERO)).await;
     let eks = eks(&server).await;
-    eks.update_cluster_config()
-        .name("old")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    switch(&eks, "old", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await
         .unwrap();
@@ -430,12 +421,7 @@ async fn mode_transitions_are_one_way_with_exact_messages() {
         ("api", AuthenticationMode::Api, "API to API"),
     ];
     for (cluster, to, text) in cases {
-        let r = eks
-            .update_cluster_config()
-            .name(cluster)
-            .access_config(access(to))
-            .send()
-            .await;
+        let r = switch(&eks, cluster, to).send().await;
         assert_eq!(status_of(&r), 400);
         let (code, msg) = service_error(r);
         assert_eq!(code, "InvalidParameterException", "{cluster}");
@@ -459,24 +445,16 @@ async fn mode_transitions_are_one_way_with_exact_messages() {
 async fn access_config_must_be_the_only_update() {
     let server = start(base().cluster(ClusterSpec::new("cm", A, REGION))).await;
     let eks = eks(&server).await;
-    let logging = Logging::builder()
-        .cluster_logging(
-            LogSetup::builder()
-                .types(LogType::Api)
-                .enabled(true)
-                .build(),
-        )
-        .build();
-    let r = eks
-        .update_cluster_config()
-        .name("cm")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let logging = logging(LogType::Api);
+    let r = switch(&eks, "cm", AuthenticationMode::ApiAndConfigMap)
         .logging(logging.clone())
         .send()
         .await;
-    let (code, msg) = service_error(r);
-    assert_eq!(code, "InvalidParameterException");
-    assert_eq!(msg, "Only one type of update can be allowed.");
+    assert_service_error(
+        r,
+        "InvalidParameterException",
+        "Only one type of update can be allowed.",
+    );
 
     // Logging alone is an update of its own kind, and blocks the access switch while it runs.
     let u = eks
@@ -490,10 +468,7 @@ async fn access_config_must_be_the_only_update() {
         u.update().unwrap().r#type().map(|t| t.as_str()),
         Some("LoggingUpdate")
     );
-    let r = eks
-        .update_cluster_config()
-        .name("cm")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let r = switch(&eks, "cm", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await;
     assert_eq!(service_error(r).0, "ResourceInUseException");
@@ -513,24 +488,18 @@ async fn an_update_the_tool_did_not_start_blocks_the_switch() {
         None,
     );
     let eks = eks(&server).await;
-    let r = eks
-        .update_cluster_config()
-        .name("cm")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let r = switch(&eks, "cm", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await;
-    let (code, msg) = service_error(r);
-    assert_eq!(code, "ResourceInUseException");
-    assert_eq!(
-        msg,
+    assert_service_error(
+        r,
+        "ResourceInUseException",
         format!(
             "Cannot AccessConfigUpdate because cluster cm currently has update {id} in progress"
-        )
+        ),
     );
     sim.advance_clock(Duration::from_secs(301));
-    eks.update_cluster_config()
-        .name("cm")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    switch(&eks, "cm", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await
         .unwrap();
@@ -549,10 +518,7 @@ async fn a_failed_update_reports_errors_and_keeps_the_mode() {
         ..FaultConfig::default()
     });
     let eks = eks(&server).await;
-    let u = eks
-        .update_cluster_config()
-        .name("cm")
-        .access_config(access(AuthenticationMode::ApiAndConfigMap))
+    let u = switch(&eks, "cm", AuthenticationMode::ApiAndConfigMap)
         .send()
         .await
         .unwrap();
@@ -586,14 +552,7 @@ async fn updates_list_pages_and_unknown_update_is_not_found() {
     )
     .await;
     let eks = eks(&server).await;
-    let logging = Logging::builder()
-        .cluster_logging(
-            LogSetup::builder()
-                .types(LogType::Audit)
-                .enabled(true)
-                .build(),
-        )
-        .build();
+    let logging = logging(LogType::Audit);
     let mut ids = Vec::new();
     for _ in 0..3 {
         let u = eks

@@ -30,10 +30,7 @@ async fn throttling_answers_429_once_the_bucket_is_empty() {
     }
     let r = eks.describe_cluster().name("prod").send().await;
     assert_eq!(status_of(&r), 429);
-    assert_eq!(
-        service_error(r),
-        ("ThrottlingException".into(), "Rate exceeded".into())
-    );
+    assert_service_error(r, "ThrottlingException", "Rate exceeded");
     // The bucket is per account and region: Bob (another account) is not throttled.
     let bob = eks_as(&server, BOB_KEY, BOB_SECRET).await;
     bob.list_clusters().send().await.unwrap();
@@ -113,32 +110,21 @@ async fn associate_right_after_create_sees_the_consistency_window() {
     });
     let eks = eks(&server).await;
     let dev = role(A, "team/dev/Developer");
-    eks.create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&dev)
-        .send()
-        .await
-        .unwrap();
+    create_entry(&eks, "dual", &dev).send().await.unwrap();
     let scope = AccessScope::builder()
         .r#type(AccessScopeType::Cluster)
         .build();
-    let associate = || {
-        eks.associate_access_policy()
-            .cluster_name("dual")
-            .principal_arn(&dev)
-            .policy_arn(policy("AmazonEKSViewPolicy"))
+    let view = |principal: &str| {
+        associate(&eks, "dual", principal, policy("AmazonEKSViewPolicy"))
             .access_scope(scope.clone())
             .send()
     };
     for _ in 0..2 {
-        let r = associate().await;
+        let r = view(&dev).await;
         assert_eq!(status_of(&r), 404);
-        assert_eq!(
-            service_error(r),
-            ("ResourceNotFoundException".into(), NOT_FOUND_MSG.into())
-        );
+        assert_service_error(r, "ResourceNotFoundException", NOT_FOUND_MSG);
     }
-    associate().await.unwrap();
+    view(&dev).await.unwrap();
 
     // A time window instead: closed by the simulator clock.
     sim.set_faults(FaultConfig {
@@ -149,26 +135,13 @@ async fn associate_right_after_create_sees_the_consistency_window() {
         ..FaultConfig::default()
     });
     let deployer = role(A, "Deployer");
-    eks.create_access_entry()
-        .cluster_name("dual")
-        .principal_arn(&deployer)
-        .send()
-        .await
-        .unwrap();
-    let by_deployer = || {
-        eks.associate_access_policy()
-            .cluster_name("dual")
-            .principal_arn(&deployer)
-            .policy_arn(policy("AmazonEKSViewPolicy"))
-            .access_scope(scope.clone())
-            .send()
-    };
+    create_entry(&eks, "dual", &deployer).send().await.unwrap();
     assert_eq!(
-        service_error(by_deployer().await).0,
+        service_error(view(&deployer).await).0,
         "ResourceNotFoundException"
     );
     sim.advance_clock(Duration::from_secs(6));
-    by_deployer().await.unwrap();
+    view(&deployer).await.unwrap();
 }
 
 #[tokio::test]

@@ -82,13 +82,12 @@ async fn assume_role_follows_the_trust_list() {
             .send()
             .await;
         assert_eq!(status_of(&r), 403);
-        let (code, msg) = service_error(r);
-        assert_eq!(code, "AccessDenied");
-        assert_eq!(
-            msg,
+        assert_service_error(
+            r,
+            "AccessDenied",
             format!(
                 "User: arn:aws:iam::111122223333:user/admin is not authorized to perform: sts:AssumeRole on resource: {arn}"
-            )
+            ),
         );
     }
     // Alice is not in CrossAccountAdmin's trust list.
@@ -170,12 +169,10 @@ async fn iam_get_role_get_user_and_list_roles() {
     assert_eq!(d.role().unwrap().arn(), role(A, "team/dev/Developer"));
     let missing = iam.get_role().role_name("Ghost").send().await;
     assert_eq!(status_of(&missing), 404);
-    assert_eq!(
-        service_error(missing),
-        (
-            "NoSuchEntity".into(),
-            "The role with name Ghost cannot be found.".into()
-        )
+    assert_service_error(
+        missing,
+        "NoSuchEntity",
+        "The role with name Ghost cannot be found.",
     );
     // Roles of other accounts are not visible with this account's credentials.
     assert_eq!(

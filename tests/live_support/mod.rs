@@ -8,23 +8,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use eks_sim::rbac::rule;
-use eks_sim::world::{ClusterKey, ClusterSpec, Sim, WorldBuilder};
+use eks_sim::world::{ClusterSpec, Sim, WorldBuilder};
 use eks_sim::{SimServer, World};
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
-use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Api;
 use kube::api::PostParams;
 
-pub const A: &str = "111122223333";
+pub use crate::common::*;
+
 pub const B: &str = "444455556666";
-pub const REGION: &str = "us-east-1";
-pub const CLUSTER: &str = "prod";
 
 pub const ADMIN_KEY: &str = "AKIAADMINEXAMPLE0001";
 pub const ADMIN_SECRET: &str = "admin/secret/KEY/EXAMPLE+0001";
@@ -41,10 +34,6 @@ pub fn role(account: &str, path_and_name: &str) -> String {
 
 pub fn user(account: &str, path_and_name: &str) -> String {
     format!("arn:aws:iam::{account}:user/{path_and_name}")
-}
-
-pub fn key() -> ClusterKey {
-    ClusterKey::new(A, REGION, CLUSTER)
 }
 
 /// The caller of the tool: the admin user, assuming the cluster creator role (`--role-arn`).
@@ -119,47 +108,6 @@ pub const MAP_USERS: &str = "\
   - deployers
 ";
 
-fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: namespace.map(Into::into),
-        ..ObjectMeta::default()
-    }
-}
-
-fn group_subject(name: &str) -> Subject {
-    Subject {
-        api_group: Some("rbac.authorization.k8s.io".into()),
-        kind: "Group".into(),
-        name: name.into(),
-        namespace: None,
-    }
-}
-
-fn role_ref(kind: &str, name: &str) -> RoleRef {
-    RoleRef {
-        api_group: Some("rbac.authorization.k8s.io".into()),
-        kind: kind.into(),
-        name: name.into(),
-    }
-}
-
-fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
-    ClusterRole {
-        metadata: meta(name, None),
-        rules: Some(rules),
-        aggregation_rule: None,
-    }
-}
-
-fn cluster_binding(name: &str, role: &str, group: &str) -> ClusterRoleBinding {
-    ClusterRoleBinding {
-        metadata: meta(name, None),
-        role_ref: role_ref("ClusterRole", role),
-        subjects: Some(vec![group_subject(group)]),
-    }
-}
-
 /// A CONFIG_MAP cluster with the tutorials' node groups, Fargate profile, RBAC and `aws-auth`.
 pub fn tutorial_cluster() -> ClusterSpec {
     ClusterSpec::new(CLUSTER, A, REGION)
@@ -178,12 +126,12 @@ pub fn tutorial_cluster() -> ClusterSpec {
             "pod-reader",
             vec![rule(&["get", "list", "watch"], &[""], &["pods"])],
         ))
-        .cluster_role_binding(cluster_binding("reader", "pod-reader", "reader"))
+        .cluster_role_binding(group_binding("reader", "pod-reader", "reader"))
         .cluster_role(cluster_role(
             "dev-view",
             vec![rule(&["get", "list"], &[""], &["pods", "services"])],
         ))
-        .cluster_role_binding(cluster_binding("developers", "dev-view", "developers"))
+        .cluster_role_binding(group_binding("developers", "dev-view", "developers"))
         .role(Role {
             metadata: meta("deployer", Some("apps")),
             rules: Some(vec![
@@ -194,45 +142,16 @@ pub fn tutorial_cluster() -> ClusterSpec {
         .role_binding(RoleBinding {
             metadata: meta("deployers", Some("apps")),
             role_ref: role_ref("Role", "deployer"),
-            subjects: Some(vec![group_subject("deployers")]),
+            subjects: Some(vec![subject("Group", "deployers")]),
         })
-}
-
-pub async fn serve(builder: WorldBuilder) -> (Sim, SimServer) {
-    let sim = builder.build().expect("valid world");
-    let server = eks_sim::start(sim.clone())
-        .await
-        .expect("simulator starts on 127.0.0.1");
-    (sim, server)
 }
 
 // ------------------------------------------------------------------------------------------------
 // The binary
 // ------------------------------------------------------------------------------------------------
 
-/// One run of the binary.
-#[derive(Debug)]
-pub struct Output {
-    /// `None` when the process was killed by a signal (a failpoint aborts).
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    pub fn text(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "{}", self.text());
-        self
-    }
-}
+/// `rollback --cluster prod --yes`.
+pub const ROLLBACK: [&str; 4] = ["rollback", "--cluster", CLUSTER, "--yes"];
 
 /// Runs the tool against the simulator as the admin user assuming the creator role, with the
 /// state directory `state` and extra environment `env`; checks that nothing secret was printed.
@@ -264,45 +183,35 @@ pub async fn run_as(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-auth-migrate"));
-    cmd.args(args);
     // `plan` has no state directory.
-    if args.first() != Some(&"plan") {
-        cmd.arg("--state-dir").arg(state);
-    }
-    if let Some(r) = role_arn {
-        cmd.arg("--role-arn").arg(r);
-    }
-    cmd.env_clear()
-        .env("AWS_ENDPOINT_URL", server.aws_url())
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", key_id)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_AUTH_MIGRATE_POLL_MS", "50")
-        .env("AWS_AUTH_MIGRATE_INITIAL_BACKOFF_MS", "20")
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // A failpoint aborts the process: should the system keep a core file, it lands here.
-    let cwd = tempfile::tempdir().expect("a working directory");
-    cmd.current_dir(cwd.path());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("the runner thread")
-        .expect("the binary runs");
-    drop(cwd);
-    let output = Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let state = (args.first() != Some(&"plan")).then_some(state);
+    let output = crate::common::run_binary(
+        server.aws_url(),
+        (key_id, secret),
+        args,
+        state,
+        role_arn,
+        env,
+    )
+    .await;
     assert_no_secret_in(sim, &output.stdout, "stdout");
     assert_no_secret_in(sim, &output.stderr, "stderr");
     output
+}
+
+/// `plan --cluster prod -o json`, which must succeed, and the plan document it prints.
+pub async fn plan_json(sim: &Sim, server: &SimServer, state: &Path) -> (Output, serde_json::Value) {
+    let out = run(
+        sim,
+        server,
+        state,
+        &["plan", "--cluster", CLUSTER, "-o", "json"],
+        &[],
+    )
+    .await;
+    out.expect_code(0);
+    let doc = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    (out, doc)
 }
 
 /// Every secret the simulator knows: long-term secrets, issued session secrets and tokens.
@@ -352,21 +261,6 @@ pub fn assert_state_dir_clean(sim: &Sim, dir: &Path) {
         let text = String::from_utf8_lossy(&std::fs::read(f).expect("readable")).into_owned();
         assert_no_secret_in(sim, &text, &f.display().to_string());
     }
-}
-
-/// The cluster's journal records as JSON values.
-pub fn journal(state: &Path) -> Vec<serde_json::Value> {
-    let path = state
-        .join("clusters")
-        .join(A)
-        .join(REGION)
-        .join(CLUSTER)
-        .join("journal.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -424,14 +318,6 @@ pub fn mutation_counts(sim: &Sim) -> [u64; 6] {
         "eks:UpdateClusterConfig",
     ]
     .map(|op| c.operation(op))
-}
-
-pub fn mode(sim: &Sim) -> &'static str {
-    sim.cluster(&key())
-        .expect("cluster exists")
-        .lock()
-        .authentication_mode
-        .as_str()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -560,24 +446,9 @@ pub async fn observe(sim: &Sim, access_key_id: &str) -> Seen {
     };
     let mut allowed = Vec::new();
     for (verb, group, resource, namespace) in PROBES {
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(verb.into()),
-                    group: Some(group.into()),
-                    resource: Some(resource.into()),
-                    namespace: (!namespace.is_empty()).then(|| namespace.into()),
-                    ..ResourceAttributes::default()
-                }),
-                non_resource_attributes: None,
-            },
-            ..SelfSubjectAccessReview::default()
-        };
-        let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
-            .create(&PostParams::default(), &review)
-            .await
-            .expect("SelfSubjectAccessReview");
-        allowed.push(answer.status.expect("a review status").allowed);
+        let answer =
+            crate::common::self_allowed(client.clone(), verb, group, resource, namespace).await;
+        allowed.push(answer);
     }
     Seen::Authenticated { username, allowed }
 }

@@ -7,22 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use eks_sim::rbac::rule;
-use eks_sim::world::{ClusterKey, ClusterSpec, Sim, WorldBuilder};
+use eks_sim::world::{ClusterSpec, Sim, WorldBuilder};
 use eks_sim::{SimServer, World};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
-use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Api;
-use kube::api::PostParams;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding};
 use serde_json::Value;
 
-pub const A: &str = "111122223333";
-pub const REGION: &str = "us-east-1";
-pub const CLUSTER: &str = "prod";
+pub use crate::common::*;
 
 pub const ADMIN_KEY: &str = "AKIAADMINPARITY00001";
 pub const ADMIN_SECRET: &str = "admin/parity/secret+0001";
@@ -39,10 +29,6 @@ pub fn role_arn(name: &str) -> String {
 
 pub fn user_arn(name: &str) -> String {
     format!("arn:aws:iam::{A}:user/{name}")
-}
-
-pub fn key() -> ClusterKey {
-    ClusterKey::new(A, REGION, CLUSTER)
 }
 
 /// The tool's caller: the admin user assuming the cluster creator role (`--role-arn`).
@@ -69,48 +55,6 @@ pub fn cluster() -> ClusterSpec {
     ClusterSpec::new(CLUSTER, A, REGION)
         .creator(creator_arn())
         .namespace("apps")
-}
-
-pub fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: namespace.map(Into::into),
-        ..ObjectMeta::default()
-    }
-}
-
-pub fn subject(kind: &str, name: &str) -> Subject {
-    Subject {
-        api_group: Some("rbac.authorization.k8s.io".into()),
-        kind: kind.into(),
-        name: name.into(),
-        namespace: None,
-    }
-}
-
-pub fn role_ref(kind: &str, name: &str) -> RoleRef {
-    RoleRef {
-        api_group: Some("rbac.authorization.k8s.io".into()),
-        kind: kind.into(),
-        name: name.into(),
-    }
-}
-
-pub fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
-    ClusterRole {
-        metadata: meta(name, None),
-        rules: Some(rules),
-        aggregation_rule: None,
-    }
-}
-
-/// A ClusterRoleBinding of ClusterRole `role` to group `group`.
-pub fn group_binding(name: &str, role: &str, group: &str) -> ClusterRoleBinding {
-    ClusterRoleBinding {
-        metadata: meta(name, None),
-        role_ref: role_ref("ClusterRole", role),
-        subjects: Some(vec![subject("Group", group)]),
-    }
 }
 
 /// A namespaced Role.
@@ -156,46 +100,9 @@ pub fn deployer_role() -> Role {
     )
 }
 
-pub async fn serve(builder: WorldBuilder) -> (Sim, SimServer) {
-    let sim = builder.build().expect("valid world");
-    let server = eks_sim::start(sim.clone())
-        .await
-        .expect("simulator starts on 127.0.0.1");
-    (sim, server)
-}
-
 // ------------------------------------------------------------------------------------------------
 // The binary
 // ------------------------------------------------------------------------------------------------
-
-#[derive(Debug)]
-pub struct Output {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    pub fn text(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "{}", self.text());
-        self
-    }
-
-    /// stdout as JSON (the report of `verify -o json`).
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.text()))
-    }
-}
 
 /// Runs the tool as the admin user assuming the creator role, with state directory `state`.
 pub async fn run(server: &SimServer, state: &Path, args: &[&str]) -> Output {
@@ -204,37 +111,14 @@ pub async fn run(server: &SimServer, state: &Path, args: &[&str]) -> Output {
 
 /// [`run`] with owned arguments, for a run spawned as a task.
 pub async fn run_at(aws_url: String, state: std::path::PathBuf, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-auth-migrate"));
-    cmd.args(args)
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--role-arn")
-        .arg(creator_arn())
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", aws_url)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", ADMIN_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_AUTH_MIGRATE_POLL_MS", "50")
-        .env("AWS_AUTH_MIGRATE_INITIAL_BACKOFF_MS", "20")
-        .env("NO_COLOR", "1");
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("the runner thread")
-        .expect("the binary runs");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let creator = creator_arn();
+    let admin = (ADMIN_KEY, ADMIN_SECRET);
+    crate::common::run_binary(aws_url, admin, args, Some(&state), Some(&creator), &[]).await
 }
 
 /// `migrate --cluster prod --to entries --yes` (plus `extra`), which must succeed.
 pub async fn to_entries(server: &SimServer, state: &Path, extra: &[&str]) {
-    let mut args = vec!["migrate", "--cluster", CLUSTER, "--to", "entries", "--yes"];
+    let mut args = TO_ENTRIES.to_vec();
     args.extend_from_slice(extra);
     run(server, state, &args).await.expect_code(0);
 }
@@ -251,21 +135,6 @@ pub fn policy_map(dir: &Path, yaml: &str) -> String {
     let path = dir.join("policy-map.yaml");
     std::fs::write(&path, yaml).expect("writable temp dir");
     path.display().to_string()
-}
-
-/// The journal's records as JSON values.
-pub fn journal(state: &Path) -> Vec<Value> {
-    let path = state
-        .join("clusters")
-        .join(A)
-        .join(REGION)
-        .join(CLUSTER)
-        .join("journal.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -348,14 +217,6 @@ pub fn set_aws_auth_key(sim: &Sim, name: &str, value: &str) {
     state.put_config_map(cm);
 }
 
-pub fn mode(sim: &Sim) -> &'static str {
-    sim.cluster(&key())
-        .expect("cluster exists")
-        .lock()
-        .authentication_mode
-        .as_str()
-}
-
 pub fn sar_count(sim: &Sim) -> u64 {
     sim.counters()
         .snapshot()
@@ -384,24 +245,5 @@ pub async fn can(
     namespace: &str,
 ) -> bool {
     let client = eks_sim::kube::client::client_for(sim, &key(), access_key_id).expect("client");
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.into()),
-                group: Some(group.into()),
-                resource: Some(resource.into()),
-                namespace: (!namespace.is_empty()).then(|| namespace.into()),
-                ..ResourceAttributes::default()
-            }),
-            non_resource_attributes: None,
-        },
-        ..SelfSubjectAccessReview::default()
-    };
-    Api::<SelfSubjectAccessReview>::all(client)
-        .create(&PostParams::default(), &review)
-        .await
-        .expect("SelfSubjectAccessReview")
-        .status
-        .expect("a review status")
-        .allowed
+    crate::common::self_allowed(client, verb, group, resource, namespace).await
 }

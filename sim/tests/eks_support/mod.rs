@@ -6,6 +6,13 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_eks::error::ProvideErrorMetadata;
+use aws_sdk_eks::operation::associate_access_policy::builders::AssociateAccessPolicyFluentBuilder;
+use aws_sdk_eks::operation::create_access_entry::builders::CreateAccessEntryFluentBuilder;
+use aws_sdk_eks::operation::delete_access_entry::builders::DeleteAccessEntryFluentBuilder;
+use aws_sdk_eks::operation::describe_access_entry::builders::DescribeAccessEntryFluentBuilder;
+use aws_sdk_eks::operation::disassociate_access_policy::builders::DisassociateAccessPolicyFluentBuilder;
+use aws_sdk_eks::operation::list_associated_access_policies::builders::ListAssociatedAccessPoliciesFluentBuilder;
+use aws_sdk_eks::operation::update_access_entry::builders::UpdateAccessEntryFluentBuilder;
 use eks_sim::world::{AccessEntrySpec, AccessEntryType, AccessScope, ClusterSpec, WorldBuilder};
 use eks_sim::{SimServer, World};
 
@@ -162,4 +169,48 @@ pub fn status_of<T, E>(
         Err(e) => e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
         Ok(_) => 200,
     }
+}
+
+/// Asserts that `result` is the service error `code` with exactly `message`.
+#[track_caller]
+pub fn assert_service_error<E, R>(
+    result: Result<impl std::fmt::Debug, aws_sdk_eks::error::SdkError<E, R>>,
+    code: &str,
+    message: impl AsRef<str>,
+) where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    assert_eq!(
+        service_error(result),
+        (code.to_string(), message.as_ref().to_string())
+    );
+}
+
+/// Request builders for one access entry (or one of its policies) of `cluster`, addressed by
+/// principal ARN; the caller adds the rest of the request and sends it.
+macro_rules! entry_requests {
+    ($($name:ident: $op:ident -> $builder:ident $(, $policy:ident)?;)*) => {$(
+        pub fn $name(
+            eks: &aws_sdk_eks::Client,
+            cluster: &str,
+            principal_arn: impl Into<String>,
+            $($policy: impl Into<String>,)?
+        ) -> $builder {
+            eks.$op()
+                .cluster_name(cluster)
+                .principal_arn(principal_arn)
+                $(.policy_arn($policy))?
+        }
+    )*};
+}
+
+entry_requests! {
+    create_entry: create_access_entry -> CreateAccessEntryFluentBuilder;
+    describe_entry: describe_access_entry -> DescribeAccessEntryFluentBuilder;
+    update_entry: update_access_entry -> UpdateAccessEntryFluentBuilder;
+    delete_entry: delete_access_entry -> DeleteAccessEntryFluentBuilder;
+    list_associated: list_associated_access_policies -> ListAssociatedAccessPoliciesFluentBuilder;
+    associate: associate_access_policy -> AssociateAccessPolicyFluentBuilder, policy_arn;
+    disassociate: disassociate_access_policy -> DisassociateAccessPolicyFluentBuilder, policy_arn;
 }
