@@ -142,11 +142,20 @@ pub struct PlanArgs {
     /// `-o json`) writes them, one file per cluster; a folder means every .yaml, .yml and
     /// .json file in it. The cluster is named after the file.
     #[arg(
-        required_unless_present = "cluster",
-        conflicts_with = "cluster",
+        required_unless_present_any = ["cluster", "fleet"],
+        conflicts_with_all = ["cluster", "fleet"],
         value_name = "SOURCE"
     )]
     pub sources: Vec<PathBuf>,
+
+    /// Plan many live clusters: a YAML file listing them (`clusters: [{name, region, roleArn,
+    /// profile}]`, see README); read-only, several at a time.
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+    pub fleet: Option<PathBuf>,
+
+    /// With --fleet, how many clusters are read at once.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "fleet")]
+    pub concurrency: usize,
 
     /// Plan a live cluster instead: read aws-auth, access entries, node roles and IAM role
     /// paths through the AWS and Kubernetes APIs (read-only).
@@ -175,7 +184,7 @@ pub struct PlanArgs {
     /// The cluster's RBAC as `kubectl get clusterroles,clusterrolebindings,roles,rolebindings
     /// -A -o yaml` writes it: finds `kind: User` bindings a username change would orphan,
     /// groups bound to nothing, and groups an access policy could replace.
-    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "fleet"])]
     pub rbac: Option<PathBuf>,
 
     /// The clusters' AWS account id, to check that node roles live in it.
@@ -194,6 +203,7 @@ fn parse_account(s: &str) -> Result<String, String> {
 /// Runs the command and returns the exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Plan(args) if args.fleet.is_some() => block_on(crate::commands::fleet_plan(args)),
         Command::Plan(args) if args.cluster.is_some() => block_on(crate::commands::live_plan(args)),
         Command::Plan(args) => run_plan(args),
         Command::Migrate(args) => block_on(crate::commands::migrate(args)),

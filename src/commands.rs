@@ -70,22 +70,55 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&format!("cluster {}: {e}", target.cluster)),
     };
-    eprint!("{}", report::render_errors(&plan.errors));
-    print(&render_live(&plan, args.output));
-    if !plan.errors.is_empty() {
+    let errors = plan.errors.clone();
+    finish_live(&[plan], &errors, args.output)
+}
+
+/// `plan --fleet FILE`: the live plans of many clusters, read a few at a time.
+pub async fn fleet_plan(args: PlanArgs) -> i32 {
+    let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let path = args.fleet.clone().unwrap_or_default();
+    let fleet = match crate::fleet::Fleet::load(&path) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    let (plans, errors) = crate::fleet::plan(
+        &fleet,
+        &path,
+        &args.aws,
+        pm.as_ref(),
+        rp.as_ref(),
+        args.concurrency,
+    )
+    .await;
+    finish_live(&plans, &errors, args.output)
+}
+
+/// Prints live plans and errors, and returns the plan command's exit status.
+fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], format: Format) -> i32 {
+    eprint!("{}", report::render_errors(errors));
+    print(&render_live(plans, errors, format));
+    if !errors.is_empty() {
         exit::ERROR
-    } else if plan.plan.summary.blockers > 0 {
+    } else if plans.iter().any(|p| p.plan.summary.blockers > 0) {
         exit::BLOCKERS
     } else {
         exit::OK
     }
 }
 
-/// Renders a live plan: the offline renderers for the mappings, then the operations.
-pub fn render_live(plan: &LivePlan, format: Format) -> String {
+/// Renders live plans: the offline renderers for the mappings, then each cluster's operations.
+pub fn render_live(
+    plans: &[LivePlan],
+    errors: &[crate::plan::InputError],
+    format: Format,
+) -> String {
     match format {
         Format::Json | Format::Yaml => {
-            let doc = json!({"schema": SCHEMA, "clusters": [plan], "errors": []});
+            let doc = json!({"schema": SCHEMA, "clusters": plans, "errors": errors});
             match format {
                 Format::Json => serde_json::to_string_pretty(&doc).expect("plans serialize") + "\n",
                 _ => serde_saphyr::to_string(&doc).expect("plans serialize"),
@@ -94,20 +127,23 @@ pub fn render_live(plan: &LivePlan, format: Format) -> String {
         _ => {
             let fleet = FleetPlan {
                 schema: SCHEMA,
-                clusters: vec![plan.plan.clone()],
-                errors: Vec::new(),
+                clusters: plans.iter().map(|p| p.plan.clone()).collect(),
+                errors: errors.to_vec(),
             };
             let mut out = report::render(&fleet, format);
-            out.push_str(&format!(
-                "\n  Live: mode {}, {} existing access entries. Operations for `migrate --to entries`:\n",
-                plan.authentication_mode.as_deref().unwrap_or("unknown"),
-                plan.existing_entries.len()
-            ));
-            if plan.operations.is_empty() {
-                out.push_str("    none\n");
-            }
-            for op in &plan.operations {
-                out.push_str(&format!("    {}\n", describe_operation(op)));
+            for plan in plans {
+                out.push_str(&format!(
+                    "\n  Live {}: mode {}, {} existing access entries. Operations for `migrate --to entries`:\n",
+                    plan.plan.cluster,
+                    plan.authentication_mode.as_deref().unwrap_or("unknown"),
+                    plan.existing_entries.len()
+                ));
+                if plan.operations.is_empty() {
+                    out.push_str("    none\n");
+                }
+                for op in &plan.operations {
+                    out.push_str(&format!("    {}\n", describe_operation(op)));
+                }
             }
             out
         }

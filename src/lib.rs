@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod eks;
 pub mod findings;
+pub mod fleet;
 pub mod kubeapi;
 pub mod live;
 pub mod model;

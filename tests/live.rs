@@ -728,3 +728,79 @@ async fn the_live_plan_takes_node_types_from_managed_node_groups() {
         "EC2_WINDOWS"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_file_plans_every_cluster_and_reports_the_one_it_cannot_read() {
+    let dev = eks_sim::world::ClusterSpec::new("dev", A, REGION)
+        .creator(creator_arn())
+        .aws_auth_key(
+            "mapRoles",
+            "- rolearn: arn:aws:iam::111122223333:role/Developer\n  username: dev:{{SessionName}}\n  groups:\n  - developers\n",
+        );
+    let (sim, server, state) =
+        common::serve_with_state(base().cluster(tutorial_cluster()).cluster(dev)).await;
+    let fleet = state.path().join("fleet.yaml");
+    std::fs::write(
+        &fleet,
+        format!(
+            "clusters:\n  - name: {CLUSTER}\n    region: {REGION}\n  - name: dev\n  - name: ghost\n"
+        ),
+    )
+    .unwrap();
+    let fleet = fleet.to_str().unwrap();
+    let out = run(
+        &sim,
+        &server,
+        state.path(),
+        &["plan", "--fleet", fleet, "-o", "json"],
+        &[],
+    )
+    .await;
+    out.expect_code(1);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    let names: Vec<&str> = doc["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [CLUSTER, "dev"], "in the file's order");
+    assert!(
+        doc["clusters"][1]["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["op"] == "create")
+    );
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cluster ghost:"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        errors[0]["location"]["line"], 5,
+        "the ghost's line in the fleet file"
+    );
+    assert!(out.stderr.contains("cluster ghost:"), "{}", out.text());
+
+    // The table starts with the fleet summary.
+    let out = run(
+        &sim,
+        &server,
+        state.path(),
+        &["plan", "--fleet", fleet],
+        &[],
+    )
+    .await;
+    out.expect_code(1);
+    assert!(out.stdout.starts_with(" CLUSTER"), "{}", out.stdout);
+    assert!(out.stdout.contains("total (2 clusters)"), "{}", out.stdout);
+    // Read-only: nothing changed.
+    assert_eq!(mode(&sim), "CONFIG_MAP");
+}

@@ -1,0 +1,114 @@
+//! Live planning of many clusters: a fleet file lists them, each is read with its own AWS
+//! settings, a few at a time, and one failure does not stop the others.
+
+use std::path::Path;
+
+use futures::StreamExt;
+use serde::Deserialize;
+
+use crate::aws::AwsArgs;
+use crate::live::{Cluster, LivePlan, plan_cluster};
+use crate::options::{PolicyMap, RolePaths};
+use crate::plan::InputError;
+use crate::source::Location;
+
+/// A fleet file:
+///
+/// ```yaml
+/// clusters:
+///   - name: prod
+///     region: eu-west-1
+///     roleArn: arn:aws:iam::111122223333:role/migrator   # optional, per cluster
+///     profile: prod                                      # optional
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    pub clusters: Vec<FleetCluster>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FleetCluster {
+    pub name: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+impl Fleet {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--fleet {}: {e}", path.display()))?;
+        let fleet: Fleet = serde_saphyr::from_str(&text)
+            .map_err(|e| format!("--fleet {}: {e}", path.display()))?;
+        if fleet.clusters.is_empty() {
+            return Err(format!(
+                "--fleet {}: the file lists no clusters",
+                path.display()
+            ));
+        }
+        Ok(fleet)
+    }
+}
+
+/// Plans every cluster of `fleet`, at most `concurrency` at a time, in the file's order.
+pub async fn plan(
+    fleet: &Fleet,
+    path: &Path,
+    defaults: &AwsArgs,
+    policy_map: Option<&PolicyMap>,
+    role_paths: Option<&RolePaths>,
+    concurrency: usize,
+) -> (Vec<LivePlan>, Vec<InputError>) {
+    let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
+        .map(|c| async move {
+            let aws = AwsArgs {
+                region: c.region.clone().or_else(|| defaults.region.clone()),
+                profile: c.profile.clone().or_else(|| defaults.profile.clone()),
+                role_arn: c.role_arn.clone().or_else(|| defaults.role_arn.clone()),
+            };
+            let sdk = crate::aws::sdk_config(&aws).await?;
+            let mut cluster = Cluster::connect(&c.name, sdk, None, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            plan_cluster(&mut cluster, policy_map, role_paths)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for (c, result) in fleet.clusters.iter().zip(results) {
+        // Point at the cluster's line in the fleet file.
+        let line = text
+            .lines()
+            .position(|l| {
+                l.trim_start().trim_start_matches("- ").starts_with("name:")
+                    && l.contains(c.name.as_str())
+            })
+            .map_or(1, |i| i as u32 + 1);
+        match result {
+            Ok(p) => {
+                errors.extend(p.errors.iter().cloned());
+                plans.push(p);
+            }
+            Err(message) => errors.push(InputError {
+                location: Location {
+                    file: path.display().to_string().into(),
+                    line,
+                    column: 1,
+                },
+                message: format!("cluster {}: {message}", c.name),
+                snippet: String::new(),
+            }),
+        }
+    }
+    (plans, errors)
+}
