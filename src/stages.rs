@@ -14,6 +14,7 @@ use crate::model::{AccessScope, CLUSTER_ADMIN_POLICY, EntryType};
 use crate::options::{PolicyMap, RolePaths};
 use crate::reconcile::{ExistingEntry, Operation, reconcile};
 use crate::state::{ClusterState, Event, Record, StateDir, new_run_id, now, write_atomic};
+use crate::report::plural;
 use crate::translate::Action;
 
 /// Tag keys on entries the tool creates: they mark what rollback may delete.
@@ -141,14 +142,14 @@ impl<'a> Run<'a> {
         }
         let s = &plan.plan.summary;
         let header = format!(
-            "cluster {} ({}/{}), mode {mode_name}: {} mappings -> {} access entries, {} policy associations; {} blockers",
+            "cluster {} ({}/{}), mode {mode_name}: {} -> {}, {}; {}",
             self.cluster.name,
             self.cluster.info.account,
             self.cluster.info.region,
-            s.effective_mappings,
-            s.access_entries,
-            s.policy_associations,
-            s.blockers
+            plural(s.effective_mappings, "mapping"),
+            plural(s.access_entries, "access entry"),
+            plural(s.policy_associations, "policy association"),
+            plural(s.blockers, "blocker")
         );
         self.say(&header);
         let mut steps = Vec::new();

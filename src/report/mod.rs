@@ -66,7 +66,7 @@ fn policies_cell(e: &AccessEntry) -> String {
 }
 
 /// `1 access entry`, `2 access entries`, `0 blockers`.
-fn plural(n: usize, word: &str) -> String {
+pub fn plural(n: usize, word: &str) -> String {
     match (n, word.strip_suffix('y')) {
         (1, _) => format!("{n} {word}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),
