@@ -13,8 +13,8 @@ use crate::live::{Cluster, LiveError, LivePlan, configmap_json, plan_cluster};
 use crate::model::{AccessScope, CLUSTER_ADMIN_POLICY, EntryType};
 use crate::options::{PolicyMap, RolePaths};
 use crate::reconcile::{ExistingEntry, Operation, reconcile};
-use crate::state::{ClusterState, Event, Record, StateDir, new_run_id, now, write_atomic};
 use crate::report::plural;
+use crate::state::{ClusterState, Event, Record, StateDir, new_run_id, now, write_atomic};
 use crate::translate::Action;
 
 /// Tag keys on entries the tool creates: they mark what rollback may delete.
