@@ -74,7 +74,6 @@ pub enum Value {
 pub struct Node {
     pub value: Value,
     pub start: Pos,
-    pub tag: Option<Tag>,
 }
 
 impl Node {
@@ -148,10 +147,10 @@ struct Builder<'a> {
     finished: bool,
 }
 
-/// A collection being built.
+/// A collection being built: where it starts, its items so far, its anchor id.
 enum Frame {
-    Seq(Node, Vec<Node>, usize),
-    Map(Node, Vec<(Node, Node)>, Option<Node>, usize),
+    Seq(Pos, Vec<Node>, usize),
+    Map(Pos, Vec<(Node, Node)>, Option<Node>, usize),
 }
 
 impl<'a> Builder<'a> {
@@ -230,11 +229,10 @@ impl<'a> Builder<'a> {
                                 text.into_owned()
                             },
                             style: convert_style(style),
-                            tag: tag.clone(),
+                            tag,
                             empty,
                         }),
                         start,
-                        tag,
                     };
                     Some((node, anchor))
                 }
@@ -252,45 +250,33 @@ impl<'a> Builder<'a> {
                         });
                     }
                 },
-                Event::SequenceStart(_, anchor, tag) => {
-                    let tag = tag.map(|t| convert_tag(&t));
-                    stack.push(Frame::Seq(
-                        Node {
-                            value: Value::Seq(Vec::new()),
-                            start,
-                            tag,
-                        },
-                        Vec::new(),
-                        anchor,
-                    ));
+                // Tags on collections change nothing the authenticator reads; they are dropped.
+                Event::SequenceStart(_, anchor, _) => {
+                    stack.push(Frame::Seq(start, Vec::new(), anchor));
                     None
                 }
-                Event::MappingStart(_, anchor, tag) => {
-                    let tag = tag.map(|t| convert_tag(&t));
-                    stack.push(Frame::Map(
-                        Node {
-                            value: Value::Map(Vec::new()),
-                            start,
-                            tag,
-                        },
-                        Vec::new(),
-                        None,
-                        anchor,
-                    ));
+                Event::MappingStart(_, anchor, _) => {
+                    stack.push(Frame::Map(start, Vec::new(), None, anchor));
                     None
                 }
                 Event::SequenceEnd => match stack.pop() {
-                    Some(Frame::Seq(mut node, items, anchor)) => {
-                        node.value = Value::Seq(items);
-                        Some((node, anchor))
-                    }
+                    Some(Frame::Seq(start, items, anchor)) => Some((
+                        Node {
+                            value: Value::Seq(items),
+                            start,
+                        },
+                        anchor,
+                    )),
                     _ => unreachable_structure(start)?,
                 },
                 Event::MappingEnd => match stack.pop() {
-                    Some(Frame::Map(mut node, entries, _, anchor)) => {
-                        node.value = Value::Map(entries);
-                        Some((node, anchor))
-                    }
+                    Some(Frame::Map(start, entries, _, anchor)) => Some((
+                        Node {
+                            value: Value::Map(entries),
+                            start,
+                        },
+                        anchor,
+                    )),
                     _ => unreachable_structure(start)?,
                 },
                 _ => None,
