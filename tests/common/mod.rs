@@ -237,3 +237,40 @@ pub async fn self_allowed(
         .expect("a review status")
         .allowed
 }
+
+// ------------------------------------------------------------------------------------------------
+// Validators written by others (Python, installed by .ci/run)
+// ------------------------------------------------------------------------------------------------
+
+/// The Python interpreter that can import every module in `modules`: `AAM_PYTHON` (set by
+/// `.ci/run` to its virtual environment) or `python3`. `None` outside CI when they are missing,
+/// with the reason on stderr so a skipped check is visible; in CI (`CI` set) a missing validator
+/// fails the test instead, because a check that silently does not run is no check.
+pub fn python_with(modules: &[&str]) -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("AAM_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let imports = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &imports])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let why = format!(
+        "{} cannot import {} (run .ci/run once, or set AAM_PYTHON to a Python that has them: \
+         pip install -r .ci/requirements.txt)",
+        python.display(),
+        modules.join(", ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
