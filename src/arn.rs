@@ -90,39 +90,51 @@ pub enum ArnProblem {
 /// Parses the ARN of an `aws-auth` entry. Structural parts are compared case-insensitively, as
 /// the authenticator lower-cases both sides; the returned names keep the written case.
 pub fn parse(arn: &str) -> Result<Principal, ArnProblem> {
-    if arn.trim() != arn {
-        return Err(ArnProblem::Whitespace);
+    let (principal, mut problems) = inspect(arn);
+    match (principal, problems.is_empty()) {
+        (Some(p), true) => Ok(p),
+        _ => Err(problems.remove(0)),
     }
-    let malformed = |why: &str| Err(ArnProblem::Malformed(why.to_string()));
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+}
+
+/// Every reason `arn` cannot be matched, not only the first, and the principal its resource
+/// part names when that part is readable (so an assumed-role ARN with a bad account is still
+/// recognised as one).
+pub fn inspect(arn: &str) -> (Option<Principal>, Vec<ArnProblem>) {
+    let mut problems = Vec::new();
+    let trimmed = arn.trim();
+    if trimmed != arn {
+        problems.push(ArnProblem::Whitespace);
+    }
+    let mut malformed = |why: String| problems.push(ArnProblem::Malformed(why));
+    let parts: Vec<&str> = trimmed.splitn(6, ':').collect();
     if parts.len() != 6 || !parts[0].eq_ignore_ascii_case("arn") {
-        return malformed("it is not an ARN (arn:PARTITION:SERVICE::ACCOUNT:RESOURCE)");
+        malformed("it is not an ARN (arn:PARTITION:SERVICE::ACCOUNT:RESOURCE)".into());
+        return (None, problems);
     }
     let partition = parts[1].to_ascii_lowercase();
     if !PARTITIONS.contains(&partition.as_str()) {
-        return malformed(&format!("`{}` is not an AWS partition", parts[1]));
+        malformed(format!("`{}` is not an AWS partition", parts[1]));
     }
     let service = parts[2].to_ascii_lowercase();
     if !parts[3].is_empty() {
-        return malformed("IAM and STS ARNs have no region");
+        malformed("IAM and STS ARNs have no region".into());
     }
     let account = parts[4];
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return malformed(&format!("`{account}` is not a 12-digit account id"));
+        malformed(format!("`{account}` is not a 12-digit account id"));
     }
     let resource = parts[5];
     let lower = resource.to_ascii_lowercase();
-    let principal = |kind, name: &str, path: &str| {
-        Ok(Principal {
-            kind,
-            partition: partition.clone(),
-            account: account.to_string(),
-            name: name.to_string(),
-            path: path.to_string(),
-        })
+    let principal = |kind, name: &str, path: &str| Principal {
+        kind,
+        partition: partition.clone(),
+        account: account.to_string(),
+        name: name.to_string(),
+        path: path.to_string(),
     };
-    match service.as_str() {
-        "iam" if lower == "root" => principal(PrincipalKind::Root, "root", "/"),
+    let found = match service.as_str() {
+        "iam" if lower == "root" => Some(principal(PrincipalKind::Root, "root", "/")),
         "iam" if lower.starts_with("role/") || lower.starts_with("user/") => {
             let kind = if lower.starts_with("role/") {
                 PrincipalKind::Role
@@ -135,25 +147,31 @@ pub fn parse(arn: &str) -> Result<Principal, ArnProblem> {
                 None => ("/".to_string(), rest),
             };
             if name.is_empty() {
-                return malformed("the principal name is empty");
+                malformed("the principal name is empty".into());
+                None
+            } else {
+                Some(principal(kind, name, &path))
             }
-            principal(kind, name, &path)
         }
         "sts" if lower.starts_with("assumed-role/") => {
             let rest = &resource["assumed-role/".len()..];
             let role = rest.split('/').next().unwrap_or_default();
-            principal(PrincipalKind::AssumedRole, role, "/")
+            Some(principal(PrincipalKind::AssumedRole, role, "/"))
         }
-        "sts" if lower.starts_with("federated-user/") => principal(
+        "sts" if lower.starts_with("federated-user/") => Some(principal(
             PrincipalKind::FederatedUser,
             &resource["federated-user/".len()..],
             "/",
-        ),
-        _ => malformed(&format!(
-            "`{service}:{}` is not a role, user, root or federated-user ARN",
-            resource.split('/').next().unwrap_or_default()
         )),
-    }
+        _ => {
+            malformed(format!(
+                "`{service}:{}` is not a role, user, root or federated-user ARN",
+                resource.split('/').next().unwrap_or_default()
+            ));
+            None
+        }
+    };
+    (found, problems)
 }
 
 /// The spelling EKS should receive: structural parts lower-case, names as written.
@@ -236,6 +254,25 @@ mod tests {
         ] {
             assert!(matches!(parse(bad), Err(ArnProblem::Malformed(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let (p, problems) = inspect(" arn:aws:sts::4444:assumed-role/Admin/alice");
+        assert_eq!(p.map(|p| p.kind), Some(PrincipalKind::AssumedRole));
+        assert_eq!(
+            problems,
+            [
+                ArnProblem::Whitespace,
+                ArnProblem::Malformed("`4444` is not a 12-digit account id".into())
+            ]
+        );
+        let (p, problems) = inspect("arn:awz:iam:eu-west-1:1:role/a");
+        assert_eq!(p.map(|p| p.name), Some("a".to_string()));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let (p, problems) = inspect("arn:aws:iam::111122223333:role/team/a");
+        assert_eq!(p.map(|p| p.path), Some("/team/".to_string()));
+        assert!(problems.is_empty());
     }
 
     #[test]

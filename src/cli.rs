@@ -97,6 +97,10 @@ pub struct MigrateArgs {
     pub policy_map: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     pub role_paths: Option<PathBuf>,
+    /// Also migrate role ARNs written with a path, which never matched in aws-auth: their
+    /// access entries grant access that does not exist today (each is reported).
+    #[arg(long)]
+    pub include_ineffective: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +120,10 @@ pub struct VerifyArgs {
     /// SelfSubjectAccessReview, which goes through EKS's real path including access policies.
     #[arg(long, value_name = "ROLE_ARN")]
     pub probe_as: Vec<String>,
+    /// The same as the migration's --include-ineffective, so the verified plan is the one
+    /// migrated.
+    #[arg(long)]
+    pub include_ineffective: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +198,11 @@ pub struct PlanArgs {
     /// The clusters' AWS account id, to check that node roles live in it.
     #[arg(long, value_name = "ACCOUNT_ID", value_parser = parse_account)]
     pub account: Option<String>,
+
+    /// Also migrate role ARNs written with a path, which never matched in aws-auth: their
+    /// access entries grant access that does not exist today (each is reported).
+    #[arg(long)]
+    pub include_ineffective: bool,
 }
 
 fn parse_account(s: &str) -> Result<String, String> {
@@ -238,6 +251,7 @@ fn run_plan(args: PlanArgs) -> i32 {
         cluster_account: args.account.as_deref(),
         fargate_roles: None,
         nodegroup_roles: None,
+        include_ineffective: args.include_ineffective,
     };
     let rbac = match args
         .rbac

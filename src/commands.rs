@@ -66,7 +66,13 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let plan = match crate::live::plan_cluster(&mut cluster, pm.as_ref(), rp.as_ref()).await {
+    let planned = crate::live::plan_cluster(
+        &mut cluster,
+        pm.as_ref(),
+        rp.as_ref(),
+        args.include_ineffective,
+    );
+    let plan = match planned.await {
         Ok(p) => p,
         Err(e) => return fail(&format!("cluster {}: {e}", target.cluster)),
     };
@@ -91,6 +97,7 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         &args.aws,
         pm.as_ref(),
         rp.as_ref(),
+        args.include_ineffective,
         args.concurrency,
     )
     .await;
@@ -237,6 +244,7 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
+    run.include_ineffective = args.include_ineffective;
     let opts = MigrateOptions {
         yes: args.yes,
         confirm: args.confirm,
@@ -271,6 +279,7 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
+    run.include_ineffective = args.include_ineffective;
     let opts = MigrateOptions {
         allow_drop: args.allow_drop,
         probe_as: args.probe_as,

@@ -20,8 +20,8 @@ catalogue! {
     // The ConfigMap and its keys.
     "key-parse-failed" Blocker "a key's text is not valid YAML or JSON, so the authenticator loads none of its entries";
     "key-wrong-type" Blocker "a key holds something other than a list, so the authenticator loads none of its entries";
-    "key-not-a-string" Blocker "a data value is not a string; Kubernetes rejects such a ConfigMap";
     "key-wrong-case" Warning "a data key such as `maproles` is ignored: key names are case-sensitive";
+    "key-unknown" Warning "a data key the authenticator does not read (a misspelt mapRoles, mapUsers or mapAccounts?) grants nothing";
     "key-duplicate" Warning "a data key is written twice; only the last one counts";
     "key-empty-marker" Info "a value of ``, \"\" or '' is treated as absent";
     "extra-document" Warning "a key's text holds several YAML documents; only the first is read";
@@ -30,6 +30,7 @@ catalogue! {
     "entry-invalid" Warning "an entry fails the authenticator's validation and is dropped";
     "field-type-mismatch" Warning "a field has the wrong type; the authenticator ignores the field but keeps the entry";
     "group-not-a-string" Warning "a group is not a string; the authenticator makes it an empty group";
+    "field-name-noncanonical" Warning "a field is spelt otherwise than the authenticator's own `rolearn`/`userarn`/`username`/`groups`; EKS may not read `roleARN`";
     "unknown-field" Info "a field the authenticator does not know is ignored";
     "unknown-field-typo" Warning "an unknown field looks like a misspelt known one";
     "yaml11-reading" Warning "a value reads differently under YAML 1.1 (the authenticator's reader) than under YAML 1.2";
@@ -41,6 +42,7 @@ catalogue! {
     "arn-whitespace" Warning "an ARN has leading or trailing white space and can never match";
     "arn-malformed" Warning "an ARN is not one the authenticator can match; the entry is dead";
     "role-arn-with-path" Warning "a role ARN written with a path never matched in aws-auth; it is not migrated";
+    "ineffective-included" Warning "--include-ineffective migrates a role ARN with a path that never matched: access is newly granted";
     "assumed-role-arn" Warning "an STS assumed-role ARN never matches; migrating it would grant new access";
     "arn-spelling" Info "an ARN's fixed parts are not lower case; the access entry uses the normal spelling";
     "sso-matcher" Blocker "an `sso` permission-set matcher has no access-entry equivalent";
@@ -55,13 +57,15 @@ catalogue! {
     "node-role" Info "a node role becomes a node-type access entry";
     "node-type-from-nodegroup" Info "a managed node group's AMI decides EC2_LINUX or EC2_WINDOWS over aws-auth's groups";
     "node-role-heuristic" Warning "Fargate and hybrid node roles look alike in aws-auth; the type is a best guess";
-    "node-role-and-human" Blocker "a role is used by nodes and people; one access entry cannot serve both";
+    "node-role-and-human" Blocker "a node role also gets a system: group such as system:masters; one access entry cannot serve both";
+    "node-role-group-dropped" Warning "a node role's extra groups are dropped: node entries carry no groups";
+    "node-role-cluster-role" Warning "a node mapping names a role called like the cluster's service role";
     "node-role-user" Blocker "an IAM user has a node username; node entries need roles";
     "node-role-cross-account" Blocker "node-type access entries need a role in the cluster's account";
     "username-empty" Warning "aws-auth gives an empty username; EKS will generate one instead";
-    "username-reserved-prefix" Blocker "EKS rejects usernames starting with system:, eks:, aws:, amazon: or iam:";
-    "username-session-colon" Blocker "EKS requires a colon before {{SessionName}} in a username";
-    "username-template-unsupported" Blocker "a username template has no access-entry equivalent";
+    "username-reserved-prefix" Warning "EKS rejects usernames starting with system:, eks:, aws:, amazon: or iam:; the entry gets EKS's default username";
+    "username-session-colon" Warning "EKS requires a colon before {{SessionName}} in a username; the entry gets EKS's default username";
+    "username-template-unsupported" Warning "a username template has no access-entry equivalent; the entry gets EKS's default username";
     "username-session-name-raw" Warning "{{SessionNameRaw}} support in access entries is unconfirmed";
     "username-account-id" Info "{{AccountID}} is expanded to the principal's account";
     "username-unknown-template" Warning "an unknown {{…}} placeholder is kept literally";
@@ -77,7 +81,7 @@ catalogue! {
     "role-not-found" Warning "IAM has no such role, so the mapping matches nobody and is not migrated";
     "cross-account-principal" Info "the principal lives in another account than the cluster";
     "no-cluster-admin" Warning "no access entry gets cluster admin; keep a break-glass admin before the switch to API";
-    "rbac-user-orphaned" Blocker "a kind: User binding names the aws-auth username, which the access entry changes";
+    "rbac-user-orphaned" Blocker "a kind: User binding names the aws-auth username, which the access entry changes; the mapping stays in aws-auth";
     "rbac-group-unbound" Info "a group of a planned entry is named by no binding";
     "rbac-group-matches-policy" Info "a group is only bound to view, edit or admin; an access policy could replace it";
     "entry-limit" Blocker "more than 3,000 access entries: the EKS per-cluster limit";

@@ -62,6 +62,7 @@ pub async fn plan(
     defaults: &AwsArgs,
     policy_map: Option<&PolicyMap>,
     role_paths: Option<&RolePaths>,
+    include_ineffective: bool,
     concurrency: usize,
 ) -> (Vec<LivePlan>, Vec<InputError>) {
     let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
@@ -75,7 +76,7 @@ pub async fn plan(
             let mut cluster = Cluster::connect(&c.name, sdk, None, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            plan_cluster(&mut cluster, policy_map, role_paths)
+            plan_cluster(&mut cluster, policy_map, role_paths, include_ineffective)
                 .await
                 .map_err(|e| e.to_string())
         })

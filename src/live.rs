@@ -164,6 +164,7 @@ pub async fn resolve_role_paths(
     snapshot: &Snapshot,
     source: &SourceFile,
     from_file: Option<&RolePaths>,
+    include_ineffective: bool,
 ) -> Result<RolePaths, LiveError> {
     let mut paths = from_file.cloned().unwrap_or_default();
     paths.origin = if from_file.is_some() {
@@ -177,7 +178,14 @@ pub async fn resolve_role_paths(
     };
     let iam = aws_sdk_iam::Client::new(sdk);
     let mut asked = BTreeSet::new();
-    for m in auth.effective() {
+    // With --include-ineffective, role ARNs written with a path are planned too: IAM says
+    // whether the role exists and what its path really is.
+    let wanted = auth.mappings.iter().filter(|m| {
+        m.status == crate::model::MappingStatus::Effective
+            || (include_ineffective
+                && matches!(m.status, crate::model::MappingStatus::NeverMatches { .. }))
+    });
+    for m in wanted {
         let Ok(p) = arn::parse(&m.arn) else { continue };
         if p.kind != PrincipalKind::Role
             || p.account != snapshot.caller_account
@@ -219,6 +227,7 @@ pub async fn plan_cluster(
     cluster: &mut Cluster,
     policy_map: Option<&PolicyMap>,
     role_paths: Option<&RolePaths>,
+    include_ineffective: bool,
 ) -> Result<LivePlan, LiveError> {
     let snapshot = cluster.snapshot().await?;
     let name = format!(
@@ -232,7 +241,14 @@ pub async fn plan_cluster(
         ),
     };
     let source = SourceFile::new(name, text);
-    let paths = resolve_role_paths(&cluster.sdk, &snapshot, &source, role_paths).await?;
+    let paths = resolve_role_paths(
+        &cluster.sdk,
+        &snapshot,
+        &source,
+        role_paths,
+        include_ineffective,
+    )
+    .await?;
     let fargate: Vec<String> = snapshot
         .node_roles
         .fargate
@@ -255,6 +271,7 @@ pub async fn plan_cluster(
         cluster_account: Some(&snapshot.cluster.account),
         fargate_roles: Some(&fargate),
         nodegroup_roles: Some(&nodegroups),
+        include_ineffective,
     };
     // RBAC findings need list access to RBAC objects; without it the plan goes on without them.
     let rbac = crate::parity::read_rbac(&cluster.kube)

@@ -94,11 +94,28 @@ pub fn plan_source_with_rbac(
             input_error(source, location.clone(), message.clone())
         })
         .collect();
-    let translation = translate::translate(&auth, options);
+    let mut translation = translate::translate(&auth, options);
     let mut findings = auth.findings;
     findings.extend(translation.findings);
     if let Some(rbac) = rbac {
-        findings.extend(crate::rbac::analyze(&translation.mappings, rbac));
+        let rbac_findings = crate::rbac::analyze(&translation.mappings, rbac);
+        // An entry whose new username orphans a `kind: User` binding would cut that access the
+        // moment it exists (the entry takes precedence over aws-auth), so the mapping stays in
+        // aws-auth until the bindings are updated.
+        for f in rbac_findings
+            .iter()
+            .filter(|f| f.code == "rbac-user-orphaned")
+        {
+            if let Some(m) = translation
+                .mappings
+                .iter_mut()
+                .find(|m| Some(m.mapping.id) == f.mapping)
+            {
+                m.action = translate::Action::Keep;
+                m.access_entry = None;
+            }
+        }
+        findings.extend(rbac_findings);
     }
     // Stable order: by place in the file, then cluster-wide findings last.
     findings.sort_by(|a, b| match (&a.location, &b.location) {

@@ -413,7 +413,7 @@ pub fn analyze(
             out.push(note(
                 "rbac-user-orphaned",
                 format!(
-                    "{} {} the user `{before}`, but the access entry's username will be `{}`: those permissions would be lost; keep the username or update the bindings",
+                    "{} {} the user `{before}`, but the access entry's username will be `{}`: those permissions would be lost, so the mapping stays in aws-auth: update the bindings to the new username, then plan again",
                     bindings.join(", "),
                     if bindings.len() == 1 { "names" } else { "name" },
                     entry.username.clone().unwrap_or_else(|| p.default_username(&p.path))

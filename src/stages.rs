@@ -88,6 +88,8 @@ pub struct Run<'a> {
     pub run_id: String,
     pub policy_map: Option<&'a PolicyMap>,
     pub role_paths: Option<&'a RolePaths>,
+    /// `--include-ineffective`: role ARNs with a path are planned too.
+    pub include_ineffective: bool,
     pub out: &'a mut dyn FnMut(&str),
 }
 
@@ -107,6 +109,7 @@ impl<'a> Run<'a> {
             run_id: new_run_id(),
             policy_map,
             role_paths,
+            include_ineffective: false,
             out,
         })
     }
@@ -126,7 +129,13 @@ impl<'a> Run<'a> {
     }
 
     pub async fn plan(&mut self) -> Result<LivePlan, StageError> {
-        Ok(plan_cluster(self.cluster, self.policy_map, self.role_paths).await?)
+        Ok(plan_cluster(
+            self.cluster,
+            self.policy_map,
+            self.role_paths,
+            self.include_ineffective,
+        )
+        .await?)
     }
 
     /// Runs every stage up to `to`, skipping those already done.

@@ -31,6 +31,9 @@ pub struct Options<'a> {
     /// Lower-cased names of managed node group roles with whether the group runs Windows, when
     /// known (live plan): EKS creates those entries by AMI type, so the plan follows it.
     pub nodegroup_roles: Option<&'a [(String, bool)]>,
+    /// `--include-ineffective`: also migrate role ARNs written with a path, which never matched
+    /// in aws-auth; their entries grant access that did not exist before.
+    pub include_ineffective: bool,
 }
 
 /// What happens to one mapping.
@@ -91,6 +94,7 @@ pub fn translate(auth: &AwsAuth, options: Options<'_>) -> Translation {
         .filter_map(|p| {
             let principal = p.principal.as_ref()?;
             let unverified = principal.kind == PrincipalKind::Role
+                && principal.path == "/"
                 && !principal.is_identity_center_role()
                 && options
                     .role_paths
@@ -109,7 +113,7 @@ pub fn translate(auth: &AwsAuth, options: Options<'_>) -> Translation {
             ),
         ));
     }
-    mark_ambiguous_principals(&mut mappings);
+    mark_ambiguous_principals(&mut mappings, &mut findings);
     let entries: Vec<&AccessEntry> = mappings
         .iter()
         .filter_map(|p| p.access_entry.as_ref())
@@ -151,18 +155,51 @@ fn abbreviate(names: &[&str], max: usize) -> String {
 
 /// Two entries for one principal cannot exist; the user-section case variants are the only
 /// way to get here, and the authenticator's own choice between them is random.
-fn mark_ambiguous_principals(mappings: &mut [PlannedMapping]) {
+fn mark_ambiguous_principals(mappings: &mut [PlannedMapping], findings: &mut Vec<Finding>) {
     let mut by_arn: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, p) in mappings.iter().enumerate() {
-        if let Some(e) = &p.access_entry {
-            by_arn
-                .entry(e.principal_arn.to_lowercase())
-                .or_default()
-                .push(i);
-        }
+        let (Some(e), Some(principal)) = (&p.access_entry, &p.principal) else {
+            continue;
+        };
+        // A role's name is unique in its account whatever the path, so two ARNs of one role
+        // that differ only in path name the same principal.
+        let key = match principal.kind {
+            PrincipalKind::Role => format!(
+                "role:{}:{}",
+                principal.account,
+                principal.name.to_lowercase()
+            ),
+            _ => e.principal_arn.to_lowercase(),
+        };
+        by_arn.entry(key).or_default().push(i);
     }
     for indices in by_arn.into_values().filter(|v| v.len() > 1) {
-        for i in indices {
+        // A role ARN with a path included by --include-ineffective yields to a mapping of the
+        // same role that works today; it adds nothing then.
+        let (included, effective): (Vec<usize>, Vec<usize>) = indices
+            .into_iter()
+            .partition(|&i| mappings[i].mapping.status != MappingStatus::Effective);
+        if let [kept] = effective[..] {
+            for i in included {
+                mappings[i].action = Action::Skip;
+                mappings[i].access_entry = None;
+                let (m, by) = (&mappings[i].mapping, &mappings[kept].mapping);
+                findings.push(
+                    finding(
+                        "ineffective-included",
+                        format!(
+                            "{} names the same role as {}, which works today, so it adds nothing and is skipped",
+                            m.id, by.id
+                        ),
+                    )
+                    .at(m.location.clone())
+                    .related(by.location.clone())
+                    .about(m.id),
+                );
+            }
+            continue;
+        }
+        for i in included.into_iter().chain(effective) {
             mappings[i].action = Action::Keep;
             mappings[i].access_entry = None;
         }
@@ -190,13 +227,25 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
         action: Action::Skip,
         access_entry: None,
     };
-    if m.status != MappingStatus::Effective {
+    let included = m.status != MappingStatus::Effective
+        && options.include_ineffective
+        && is_role_arn_with_path(m);
+    if m.status != MappingStatus::Effective && !included {
         return planned;
     }
     let mut ctx = Ctx {
         mapping: m,
         findings,
     };
+    if included {
+        ctx.note(
+            "ineffective-included",
+            format!(
+                "`{}` never matched in aws-auth because of its path; --include-ineffective plans an access entry for it, which grants this role access it does not have today: make sure that is intended",
+                m.arn
+            ),
+        );
+    }
     planned.action = Action::Keep;
     if m.id.section == Section::MapAccounts {
         ctx.note(
@@ -310,11 +359,18 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
     }
     let path = role_path(&principal, options, &mut ctx);
     let username = m.username.as_deref().unwrap_or_default();
-    let entry = if username == EC2_NODE_USERNAME || username == SESSION_NODE_USERNAME {
-        node_entry(&principal, &path, options, &mut ctx)
-    } else {
-        standard_entry(&principal, &path, options, &mut ctx)
-    };
+    // A node username without a node group is no working node mapping (the node authorizer
+    // needs system:nodes): it is planned as what it is, a STANDARD entry with a bad username.
+    let node_group = m
+        .groups
+        .iter()
+        .any(|g| g == "system:nodes" || g == "system:bootstrappers");
+    let entry =
+        if (username == EC2_NODE_USERNAME || username == SESSION_NODE_USERNAME) && node_group {
+            node_entry(&principal, &path, options, &mut ctx)
+        } else {
+            standard_entry(&principal, &path, options, &mut ctx)
+        };
     if let Some(mut entry) = entry {
         // IAM's own spelling of the name and its unique id, when the live plan asked IAM.
         if principal.kind == PrincipalKind::Role
@@ -349,6 +405,10 @@ fn role_path(p: &Principal, options: Options<'_>, ctx: &mut Ctx<'_, '_>) -> Stri
         );
         return path.to_string();
     }
+    if p.path != "/" {
+        // Only a role ARN written with a path, planned through --include-ineffective.
+        return p.path.clone();
+    }
     if p.is_identity_center_role() {
         ctx.note(
             "role-path-required",
@@ -376,22 +436,38 @@ fn node_entry(
         );
         return None;
     }
-    let extra: Vec<&str> = m
+    let (system_extra, extra): (Vec<&str>, Vec<&str>) = m
         .groups
         .iter()
         .map(String::as_str)
-        .filter(|g| !NODE_GROUPS.contains(g))
-        .collect();
-    if !extra.is_empty() {
+        .filter(|g| !g.is_empty() && !NODE_GROUPS.contains(g))
+        .partition(|g| g.starts_with("system:"));
+    let quoted = |groups: &[&str]| {
+        groups
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !system_extra.is_empty() {
         ctx.note(
             "node-role-and-human",
             format!(
                 "role `{}` is mapped as a node (`{username}`) and also gets {}; a node access entry carries no groups or policies and one principal has one entry, so split the role (nodes and people need different roles) before migrating it",
                 p.name,
-                extra.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+                quoted(&system_extra)
             ),
         );
         return None;
+    }
+    if looks_like_cluster_role(&p.name) {
+        ctx.note(
+            "node-role-cluster-role",
+            format!(
+                "role `{}` is mapped as a node, but its name says it is the cluster's service role (the role the EKS control plane assumes); nodes should have a node role of their own, so check which role your nodes' instance profile or Fargate profile uses",
+                p.name
+            ),
+        );
     }
     if let Some(account) = options.cluster_account
         && p.account != account
@@ -468,6 +544,17 @@ fn node_entry(
         }
         _ => "",
     };
+    if !extra.is_empty() {
+        ctx.note(
+            "node-role-group-dropped",
+            format!(
+                "role `{}` is a node role that aws-auth also puts in {}; a node access entry carries no groups (EKS fixes them), so the entry drops {}: bind what that group grants to the nodes some other way if they need it",
+                p.name,
+                quoted(&extra),
+                if extra.len() == 1 { "it" } else { "them" }
+            ),
+        );
+    }
     ctx.note(
         "node-role",
         format!("role `{}` becomes an access entry of type {entry_type}; EKS fixes its username and groups{managed}", p.name),
@@ -586,13 +673,7 @@ fn standard_entry(
         }
         groups.push(group);
     }
-    let username = match standard_username(p, path, ctx) {
-        Ok(u) => u,
-        Err(()) => {
-            blocked = true;
-            None
-        }
-    };
+    let username = standard_username(p, path, ctx);
     if blocked {
         return None;
     }
@@ -629,22 +710,20 @@ fn push_policy(policies: &mut Vec<PolicyAssociation>, policy_arn: String, scope:
     }
 }
 
-/// The username to send, `None` for EKS's default; `Err` when EKS would refuse it.
-fn standard_username(
-    p: &Principal,
-    path: &str,
-    ctx: &mut Ctx<'_, '_>,
-) -> Result<Option<String>, ()> {
+/// The username to send, `None` for EKS's default. A username EKS would refuse is left out, so
+/// the entry gets EKS's default; the RBAC read turns that into a blocker where a `kind: User`
+/// binding names the old username.
+fn standard_username(p: &Principal, path: &str, ctx: &mut Ctx<'_, '_>) -> Option<String> {
     let written = ctx.mapping.username.clone().unwrap_or_default();
+    let default = p.default_username(path);
     if written.is_empty() {
         ctx.note(
             "username-empty",
             format!(
-                "aws-auth gives this principal an empty username; its access entry will get EKS's default `{}`, so anything bound to the old identity by username needs checking",
-                p.default_username(path)
+                "aws-auth gives this principal an empty username; its access entry will get EKS's default `{default}`, so anything bound to the old identity by username needs checking"
             ),
         );
-        return Ok(None);
+        return None;
     }
     let username = match expand_account(&written, &p.account) {
         Some(expanded) => {
@@ -658,6 +737,9 @@ fn standard_username(
         }
         None => written.clone(),
     };
+    let omitted = format!(
+        "the entry is planned without a username, so EKS gives it `{default}`; RoleBindings that name `{written}` as a User stop matching (the RBAC read, live or --rbac, reports each as a blocker)"
+    );
     let mut ok = true;
     if let Some(prefix) = RESERVED_USERNAME_PREFIXES
         .iter()
@@ -666,7 +748,7 @@ fn standard_username(
         ctx.note(
             "username-reserved-prefix",
             format!(
-                "username `{written}` starts with `{prefix}`, which EKS rejects for access entries; choose a new username and update the RoleBindings that name the old one"
+                "username `{written}` starts with `{prefix}`, which EKS rejects for access entries; {omitted}"
             ),
         );
         ok = false;
@@ -675,34 +757,55 @@ fn standard_username(
         match t {
             "{{SessionName}}" | "{{SessionNameRaw}}" => {
                 let before = &username[..username.find(t).unwrap_or_default()];
-                if !before.contains(':') {
+                if !before.contains(':') && ok {
                     ctx.note(
                         "username-session-colon",
-                        format!("username `{written}` has no colon before `{t}`, which EKS requires (e.g. `name:{t}`)"),
+                        format!("username `{written}` has no colon before `{t}`, which EKS requires (e.g. `name:{t}`); {omitted}"),
                     );
                     ok = false;
                 }
-                if t == "{{SessionNameRaw}}" {
+                if t == "{{SessionNameRaw}}" && ok {
                     ctx.note(
                         "username-session-name-raw",
                         format!("username `{written}` uses {{{{SessionNameRaw}}}}, which EKS documents but has been reported unsupported; the live migration will show whether EKS accepts it"),
                     );
                 }
             }
-            "{{AccessKeyID}}" | "{{EC2PrivateDNSName}}" => {
+            "{{AccessKeyID}}" | "{{EC2PrivateDNSName}}" if ok => {
                 ctx.note(
                     "username-template-unsupported",
-                    format!("username `{written}` uses `{t}`, which access entries do not support"),
+                    format!("username `{written}` uses `{t}`, which access entries do not support; {omitted}"),
                 );
                 ok = false;
             }
+            "{{AccessKeyID}}" | "{{EC2PrivateDNSName}}" => {}
             other => ctx.note(
                 "username-unknown-template",
                 format!("username `{written}` contains `{other}`, which the authenticator keeps literally; EKS may treat it differently"),
             ),
         }
     }
-    if ok { Ok(Some(username)) } else { Err(()) }
+    ok.then_some(username)
+}
+
+/// Whether a mapping that does not match today is a role ARN written with a path (the one kind
+/// of ineffective mapping whose principal is clear).
+fn is_role_arn_with_path(m: &Mapping) -> bool {
+    matches!(m.status, MappingStatus::NeverMatches { .. })
+        && m.id.section != Section::MapAccounts
+        && m.sso.is_none()
+        && arn::parse(&m.arn).is_ok_and(|p| p.kind == PrincipalKind::Role && p.path != "/")
+}
+
+/// Names EKS's and eksctl's conventions give the cluster's service role (`eksClusterRole`,
+/// `eks-cluster-role`, `eksctl-NAME-cluster-ServiceRole-ID`).
+fn looks_like_cluster_role(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("cluster-servicerole")
+        || lower.contains("clusterservicerole")
+        || lower.ends_with("eksclusterrole")
+        || lower.ends_with("eks-cluster-role")
+        || lower.ends_with("-cluster-role")
 }
 
 fn expand_account(text: &str, account: &str) -> Option<String> {
@@ -730,6 +833,27 @@ fn templates(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_role_names() {
+        for name in [
+            "eksClusterRole",
+            "AmazonEKSClusterRole",
+            "eks-cluster-role",
+            "eksctl-prod-cluster-ServiceRole-1A2B3C",
+            "prod-cluster-role",
+        ] {
+            assert!(looks_like_cluster_role(name), "{name}");
+        }
+        for name in [
+            "eks-node-role",
+            "prod-nodes",
+            "cluster-autoscaler",
+            "NodeInstanceRole",
+        ] {
+            assert!(!looks_like_cluster_role(name), "{name}");
+        }
+    }
 
     #[test]
     fn finds_templates() {

@@ -168,8 +168,8 @@ async fn a_changed_username_breaks_a_user_binding_and_is_reported_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_username_that_cannot_be_carried_loses_its_user_binding_and_api_is_refused() {
-    // EKS rejects `system:` usernames on access entries, so the tool cannot carry this mapping:
-    // at the switch to API the principal, and the RoleBinding naming its username, are lost.
+    // EKS rejects `system:` usernames, so the entry would get the default username, and a User
+    // binding names the old one: the mapping stays in aws-auth, and the switch to API would lose it.
     let map_roles = "\
 - rolearn: arn:aws:iam::111122223333:role/CiDeployer
   username: system:ci-deployer

@@ -50,10 +50,19 @@ pub enum Note {
     },
     /// The list element is not a mapping.
     NotAMapping { found: &'static str },
+    /// A known field written in another spelling than the authenticator's own (`roleARN`,
+    /// `Groups`): Go's decoder accepts it, EKS's managed authenticator may not.
+    NonCanonicalName {
+        written: String,
+        field: &'static str,
+        pos: Pos,
+    },
 }
 
 const ROLE_FIELDS: [&str; 5] = ["rolearn", "sso", "username", "groups", "userid"];
 const USER_FIELDS: [&str; 4] = ["userarn", "username", "groups", "userid"];
+/// The `sso` matcher's fields, spelled as the authenticator's JSON tags spell them.
+const SSO_FIELDS: [&str; 3] = ["permissionSetName", "accountID", "partition"];
 
 /// Decodes the top-level value of a `mapRoles`/`mapUsers` key. `Err` carries the JSON type
 /// found when it is not a list: Go then fails the whole key.
@@ -97,6 +106,13 @@ fn decode_entry(section: Section, node: &JNode) -> DecodedEntry {
             });
             continue;
         };
+        if key != field {
+            entry.notes.push(Note::NonCanonicalName {
+                written: key.clone(),
+                field,
+                pos: value.pos,
+            });
+        }
         match field {
             "rolearn" | "userarn" => {
                 if set_string(&mut entry.notes, field, value, |s| entry.arn = s) {
@@ -195,12 +211,20 @@ fn decode_sso(entry: &mut DecodedEntry, value: &JNode) {
                     }
                     continue;
                 };
-                if go_fold_eq(key, "permissionSetName") {
-                    sso.permission_set_name = s.clone();
-                } else if go_fold_eq(key, "accountID") {
-                    sso.account_id = s.clone();
-                } else if go_fold_eq(key, "partition") {
-                    sso.partition = s.clone();
+                let Some(field) = SSO_FIELDS.iter().copied().find(|f| go_fold_eq(key, f)) else {
+                    continue;
+                };
+                if key != field {
+                    entry.notes.push(Note::NonCanonicalName {
+                        written: key.clone(),
+                        field,
+                        pos: v.pos,
+                    });
+                }
+                match field {
+                    "permissionSetName" => sso.permission_set_name = s.clone(),
+                    "accountID" => sso.account_id = s.clone(),
+                    _ => sso.partition = s.clone(),
                 }
             }
             entry.sso = Some(sso);
@@ -236,28 +260,20 @@ fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
         ("rolearn", false) => return Some("userarn"),
         _ => {}
     }
+    closest(key, known, 2)
+}
+
+/// The name in `known` nearest to `written` (ignoring case) within `max` edits, if it is not so
+/// short that anything would be near it.
+pub fn closest(written: &str, known: &[&'static str], max: usize) -> Option<&'static str> {
+    let lower = written.to_ascii_lowercase();
     known
         .iter()
         .copied()
-        .map(|k| (edit_distance(&lower, k), k))
-        .filter(|(d, k)| *d <= 2 && *d < k.len() / 2)
+        .map(|k| (strsim::levenshtein(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= max && *d < k.len() / 2)
         .min()
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -280,7 +296,25 @@ mod tests {
         )[0];
         assert_eq!((e.arn.as_str(), e.username.as_deref()), ("a", Some("u")));
         assert_eq!(e.groups, ["g"]);
-        assert!(e.notes.is_empty());
+        let mut renamed: Vec<(&str, &str)> = e
+            .notes
+            .iter()
+            .map(|n| match n {
+                Note::NonCanonicalName { written, field, .. } => (written.as_str(), *field),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        renamed.sort_unstable();
+        assert_eq!(
+            renamed,
+            [
+                ("Groups", "groups"),
+                ("RoLeArN", "rolearn"),
+                ("USERNAME", "username")
+            ]
+        );
+        let canonical = &decode(Section::MapRoles, "- rolearn: a\n  username: u\n")[0];
+        assert!(canonical.notes.is_empty());
         assert!(go_fold_eq("ROLEARN", "rolearn"));
         assert!(go_fold_eq("ro\u{17f}earn", "rosearn"));
         assert!(!go_fold_eq("rolearn", "rolearns"));

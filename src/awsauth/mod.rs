@@ -57,6 +57,24 @@ impl AwsAuth {
 pub fn read(source: &SourceFile) -> Result<AwsAuth, FileError> {
     let docs = configmap::parse(source)?;
     let data = configmap::find(source, &docs)?;
+    // Kubernetes stores `data` as strings only and refuses any other value, so a file with one
+    // cannot be what a cluster holds: nothing in it is planned (the other keys included).
+    for dk in &data.keys {
+        if let Some(found) = not_a_string(dk.value) {
+            let hint = if Section::ALL.iter().any(|s| s.key() == dk.key) {
+                format!("; write `{}: |` followed by the indented entries", dk.key)
+            } else {
+                String::new()
+            };
+            return Err(FileError {
+                location: source.location(dk.key_node.start.line, dk.key_node.start.col),
+                message: format!(
+                    "`{}` must be a string, not {found}{hint} (the Kubernetes API rejects a ConfigMap whose data values are not strings, so no cluster holds this file as written)",
+                    dk.key
+                ),
+            });
+        }
+    }
     let mut reader = Reader {
         source,
         out: AwsAuth {
@@ -88,11 +106,11 @@ pub fn read(source: &SourceFile) -> Result<AwsAuth, FileError> {
                 reader.read_key(section, dk.key_node, dk.value);
             }
             None => {
-                if let Some(s) = Section::ALL
+                let f = if let Some(s) = Section::ALL
                     .iter()
                     .find(|s| s.key().eq_ignore_ascii_case(&dk.key))
                 {
-                    let f = finding(
+                    finding(
                         "key-wrong-case",
                         format!(
                             "`{}` is ignored by the authenticator: key names are case-sensitive (did you mean `{}`?)",
@@ -100,9 +118,19 @@ pub fn read(source: &SourceFile) -> Result<AwsAuth, FileError> {
                             s.key()
                         ),
                     )
-                    .at(reader.loc(dk.key_node));
-                    reader.out.findings.push(f);
-                }
+                } else {
+                    let hint = decode::closest(&dk.key, &Section::ALL.map(Section::key), 3)
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    finding(
+                        "key-unknown",
+                        format!(
+                            "`{}` is not a key the authenticator reads (mapRoles, mapUsers, mapAccounts){hint}: whatever it holds grants nothing",
+                            dk.key
+                        ),
+                    )
+                };
+                reader.out.findings.push(f.at(reader.loc(dk.key_node)));
             }
         }
     }
@@ -126,6 +154,8 @@ struct Reader<'s> {
 /// One key's text and the way back to the file.
 struct KeyText<'n> {
     section: Section,
+    /// The key itself (`mapRoles:`), where key-level findings point.
+    key_node: &'n Node,
     value: &'n Node,
     text: EmbeddedText,
 }
@@ -139,36 +169,35 @@ impl Reader<'_> {
         key.text.location(self.source, key.value, pos)
     }
 
-    fn key_error(&mut self, code: &'static str, location: Location, message: String) {
+    /// A key that loads no entries: `location` is where the problem is, and the finding also
+    /// names the key's own line.
+    fn key_error(
+        &mut self,
+        code: &'static str,
+        key: &KeyText<'_>,
+        location: Location,
+        message: String,
+    ) {
         self.out.key_errors.push(KeyError {
             location: location.clone(),
             message: message.clone(),
         });
-        self.out.findings.push(finding(code, message).at(location));
+        let key_line = self.loc(key.key_node);
+        let mut f = finding(code, message).at(location.clone());
+        if key_line != location {
+            f = f.related(key_line);
+        }
+        self.out.findings.push(f);
     }
 
     fn read_key(&mut self, section: Section, key_node: &Node, value: &Node) {
+        // `read` refused every value that is not a string.
         let text = match &value.value {
             Value::Scalar(s) => match yaml11::resolve(s) {
                 Resolved::Str(t) => t,
-                Resolved::Null => return,
-                other => {
-                    let message = format!(
-                        "`{section}` must be a string, not {}; write `{section}: |` and the entries below it",
-                        other.type_name()
-                    );
-                    self.key_error("key-not-a-string", self.loc(value), message);
-                    return;
-                }
+                _ => return,
             },
-            _ => {
-                let message = format!(
-                    "`{section}` must be a string holding YAML, not {}; write `{section}: |` followed by the indented list (the Kubernetes API rejects this ConfigMap)",
-                    value.kind_name()
-                );
-                self.key_error("key-not-a-string", self.loc(value), message);
-                return;
-            }
+            _ => return,
         };
         // The authenticator's isSkippable.
         match text.trim() {
@@ -181,7 +210,7 @@ impl Reader<'_> {
                         text.trim()
                     ),
                 )
-                .at(self.loc(value));
+                .at(self.loc(key_node));
                 self.out.findings.push(f);
                 return;
             }
@@ -189,10 +218,10 @@ impl Reader<'_> {
         }
         let key = KeyText {
             section,
+            key_node,
             value,
             text: EmbeddedText::new(self.source, value, text),
         };
-        let _ = key_node;
         if section == Section::MapAccounts {
             self.read_accounts(&key);
         } else {
@@ -210,7 +239,7 @@ impl Reader<'_> {
                         "extra-document",
                         format!("`{section}` holds more than one YAML document; the authenticator reads only the first"),
                     )
-                    .at(self.loc(key.value));
+                    .at(self.loc(key.key_node));
                     self.out.findings.push(f);
                 }
                 Some(doc)
@@ -221,7 +250,7 @@ impl Reader<'_> {
                     e.message
                 );
                 let location = self.inner(key, e.pos);
-                self.key_error("key-parse-failed", location, message);
+                self.key_error("key-parse-failed", key, location, message);
                 None
             }
         }
@@ -245,7 +274,7 @@ impl Reader<'_> {
             let message = format!(
                 "`{section}` starts with `{{`, so it is read as a JSON object, not a list: the authenticator loads none of its entries"
             );
-            self.key_error("key-wrong-type", self.inner(key, pos), message);
+            self.key_error("key-wrong-type", key, self.inner(key, pos), message);
             return;
         }
         let Some(doc) = self.parse_text(key) else {
@@ -262,7 +291,7 @@ impl Reader<'_> {
                     "`{section}` cannot be converted to JSON as the authenticator does: {}; it loads none of its entries",
                     e.message
                 );
-                self.key_error("key-parse-failed", self.inner(key, e.pos), message);
+                self.key_error("key-parse-failed", key, self.inner(key, e.pos), message);
                 return;
             }
         };
@@ -273,7 +302,7 @@ impl Reader<'_> {
                     "`{section}` must be a YAML list (`- {}: …`), not {found}: the authenticator loads none of its entries",
                     section.arn_field()
                 );
-                self.key_error("key-wrong-type", self.inner(key, json.pos), message);
+                self.key_error("key-wrong-type", key, self.inner(key, json.pos), message);
                 return;
             }
         };
@@ -344,6 +373,20 @@ impl Reader<'_> {
                     ),
                 }
                 .at(self.inner(key, *pos)),
+                Note::NonCanonicalName { written, field, pos } => {
+                    let risk = if *field == arn_field {
+                        format!(
+                            "EKS's managed authenticator has been reported to ignore `roleARN`/`userARN`, so this mapping may never have been effective: check that its principal really has access today, and write `{field}`"
+                        )
+                    } else {
+                        format!("write `{field}`, the spelling every reader agrees on")
+                    };
+                    finding(
+                        "field-name-noncanonical",
+                        format!("`{written}` is read as `{field}` because Go matches field names case-insensitively; {risk}"),
+                    )
+                    .at(self.inner(key, *pos))
+                }
                 Note::NotAMapping { found } => finding(
                     "entry-invalid",
                     format!("the entry is {found}, not a mapping with `{arn_field}`; the authenticator drops it"),
@@ -398,7 +441,7 @@ impl Reader<'_> {
                     "`mapAccounts` must be a YAML list of account ids, not {}: the authenticator loads no accounts",
                     doc.kind_name()
                 );
-                self.key_error("key-wrong-type", self.inner(key, doc.start), message);
+                self.key_error("key-wrong-type", key, self.inner(key, doc.start), message);
                 return;
             }
         };
@@ -408,7 +451,7 @@ impl Reader<'_> {
                 "a `mapAccounts` item is {}, not an account id: the authenticator loads no accounts",
                 bad.kind_name()
             );
-            self.key_error("key-wrong-type", self.inner(key, bad.start), message);
+            self.key_error("key-wrong-type", key, self.inner(key, bad.start), message);
             return;
         }
         for (index, item) in items.iter().enumerate() {
@@ -573,14 +616,33 @@ impl Reader<'_> {
             {
                 continue;
             }
-            if let Some((code, reason)) = never_matches(&m.arn) {
-                findings.push(
-                    finding(code, format!("{reason}; it is not migrated"))
-                        .at(m.location.clone())
-                        .about(m.id),
-                );
-                m.status = MappingStatus::NeverMatches { reason };
+            let reasons = never_matches(&m.arn);
+            if reasons.is_empty() {
+                continue;
             }
+            for (code, reason) in &reasons {
+                findings.push(
+                    finding(
+                        code,
+                        format!(
+                            "{reason}; it is not migrated{}",
+                            if *code == "role-arn-with-path" {
+                                " unless --include-ineffective is given"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                    .at(m.location.clone())
+                    .about(m.id),
+                );
+            }
+            let reason = reasons
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect::<Vec<_>>()
+                .join("; ");
+            m.status = MappingStatus::NeverMatches { reason };
         }
         findings.sort_by(|a, b| a.location.cmp(&b.location));
         self.out.findings.extend(findings);
@@ -626,34 +688,57 @@ fn validate(section: Section, e: &DecodedEntry) -> Result<(), String> {
     }
 }
 
-/// Why no caller's canonical ARN can ever equal `arn` (domain.md §1.5–1.6).
-fn never_matches(arn: &str) -> Option<(&'static str, String)> {
-    match arn::parse(arn) {
-        Err(ArnProblem::Whitespace) => Some((
-            "arn-whitespace",
-            format!(
-                "`{arn}` has white space at its start or end, which the authenticator does not trim, so it matches no caller"
-            ),
-        )),
-        Err(ArnProblem::Malformed(why)) => Some((
+/// Every reason no caller's canonical ARN can ever equal `arn` (domain.md §1.5–1.6), each with
+/// its finding code; empty when a caller can match it.
+fn never_matches(arn: &str) -> Vec<(&'static str, String)> {
+    let (principal, problems) = arn::inspect(arn);
+    let mut out = Vec::new();
+    let mut malformed = Vec::new();
+    for problem in problems {
+        match problem {
+            ArnProblem::Whitespace => out.push((
+                "arn-whitespace",
+                format!(
+                    "`{arn}` has white space at its start or end, which the authenticator does not trim, so it matches no caller"
+                ),
+            )),
+            ArnProblem::Malformed(why) => malformed.push(why),
+        }
+    }
+    if !malformed.is_empty() {
+        out.push((
             "arn-malformed",
-            format!("`{arn}` can never match a caller: {why}"),
-        )),
-        Ok(p) if p.kind == PrincipalKind::Role && p.path != "/" => Some((
+            format!("`{arn}` can never match a caller: {}", malformed.join("; ")),
+        ));
+    }
+    match principal {
+        Some(p) if p.kind == PrincipalKind::Role && p.path != "/" => out.push((
             "role-arn-with-path",
             format!(
                 "`{arn}` includes the role path `{}`; the authenticator compares path-less role ARNs, so this entry never matched",
                 p.path
             ),
         )),
-        Ok(p) if p.kind == PrincipalKind::AssumedRole => Some((
+        Some(p) if p.kind == PrincipalKind::AssumedRole => out.push((
             "assumed-role-arn",
             format!(
                 "`{arn}` is an STS assumed-role (session) ARN; the authenticator matches the role ARN `{}`, so this entry never matched and migrating it would grant new access",
                 p.iam_arn("/")
             ),
         )),
-        Ok(_) => None,
+        _ => {}
+    }
+    out
+}
+
+/// What a `data` value is when it is not a string (`None` for a string or an empty value).
+fn not_a_string(value: &Node) -> Option<String> {
+    match &value.value {
+        Value::Scalar(s) => match yaml11::resolve(s) {
+            Resolved::Str(_) | Resolved::Null => None,
+            other => Some(other.type_name().to_string()),
+        },
+        _ => Some(value.kind_name().to_string()),
     }
 }
 
