@@ -78,6 +78,7 @@ catalogue! {
     "role-path-unverified" Info "a role's IAM path cannot be checked offline; `/` is assumed";
     "role-path-required" Warning "an IAM Identity Center role always has a path, which aws-auth strips";
     "role-path-from-file" Info "a role's IAM path came from --role-paths or IAM";
+    "role-name-invalid" Warning "IAM refuses the role name (over 64 characters, or outside [\\w+=,.@-]): the mapping matches nobody and is not migrated";
     "role-not-found" Warning "IAM has no such role, so the mapping matches nobody and is not migrated";
     "cross-account-principal" Info "the principal lives in another account than the cluster";
     "no-cluster-admin" Warning "no access entry gets cluster admin; keep a break-glass admin before the switch to API";

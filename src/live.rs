@@ -209,6 +209,12 @@ pub async fn resolve_role_paths(
                     .to_string();
                 if code == "NoSuchEntity" {
                     paths.insert_missing(&p.account, &p.name);
+                } else if code == "ValidationError" {
+                    // IAM refuses the name itself: a finding of that mapping, not of the cluster.
+                    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&e)
+                        .unwrap_or("invalid role name")
+                        .to_string();
+                    paths.insert_invalid(&p.account, &p.name, &message);
                 } else if code != "AccessDenied" {
                     return Err(LiveError::Other(format!(
                         "IAM GetRole {} failed: {}",

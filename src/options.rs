@@ -51,6 +51,8 @@ pub struct RolePaths {
     paths: BTreeMap<String, String>,
     /// `ACCOUNT:NAME` of roles IAM says do not exist.
     missing: std::collections::BTreeSet<String>,
+    /// `ACCOUNT:NAME` → IAM's message, for names IAM refuses as role names (ValidationError).
+    invalid: BTreeMap<String, String>,
     /// Where the paths came from, for messages: `--role-paths` or `IAM`.
     pub origin: &'static str,
     /// `ACCOUNT:name` → (IAM's spelling of the name, the role's unique id), from IAM.
@@ -68,6 +70,7 @@ impl Default for RolePaths {
         RolePaths {
             paths: BTreeMap::new(),
             missing: Default::default(),
+            invalid: BTreeMap::new(),
             origin: "--role-paths",
             iam: BTreeMap::new(),
         }
@@ -111,6 +114,21 @@ impl RolePaths {
     pub fn insert_missing(&mut self, account: &str, name: &str) {
         self.missing
             .insert(format!("{account}:{}", name.to_lowercase()));
+    }
+
+    /// Records that IAM refuses `name` as a role name, with IAM's message.
+    pub fn insert_invalid(&mut self, account: &str, name: &str, message: &str) {
+        self.invalid.insert(
+            format!("{account}:{}", name.to_lowercase()),
+            message.to_string(),
+        );
+    }
+
+    /// IAM's message when it refused `name` as a role name.
+    pub fn invalid(&self, account: &str, name: &str) -> Option<&str> {
+        self.invalid
+            .get(&format!("{account}:{}", name.to_lowercase()))
+            .map(String::as_str)
     }
 
     pub fn is_missing(&self, account: &str, name: &str) -> bool {
@@ -246,6 +264,7 @@ impl RolePaths {
         Ok(RolePaths {
             paths,
             missing: Default::default(),
+            invalid: BTreeMap::new(),
             origin: "--role-paths",
             iam: BTreeMap::new(),
         })

@@ -346,6 +346,18 @@ fn translate_one(m: &Mapping, options: Options<'_>, findings: &mut Vec<Finding>)
         );
     }
     if principal.kind == PrincipalKind::Role
+        && let Some(why) = options
+            .role_paths
+            .and_then(|r| r.invalid(&principal.account, &principal.name))
+    {
+        ctx.note(
+            "role-name-invalid",
+            format!("IAM refuses `{}` as a role name ({why}), so no such role exists: no caller can match this mapping today, and it is not migrated", principal.name),
+        );
+        planned.action = Action::Skip;
+        return planned;
+    }
+    if principal.kind == PrincipalKind::Role
         && options
             .role_paths
             .is_some_and(|r| r.is_missing(&principal.account, &principal.name))

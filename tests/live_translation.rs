@@ -158,3 +158,42 @@ async fn a_refused_username_gets_the_default_unless_a_user_binding_names_it() {
     );
     assert!(!entries.contains_key(&role(A, "Ops")), "{entries:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_name_iam_refuses_is_a_finding_of_its_mapping_not_a_failed_cluster() {
+    // IAM answers GetRole with 400 ValidationError for a name outside 1-64 characters of
+    // [\w+=,.@-]; the other mappings are still planned.
+    let long = "r".repeat(65);
+    let map_roles = format!(
+        "\
+- rolearn: arn:aws:iam::111122223333:role/NodeRole
+  username: system:node:{{{{EC2PrivateDNSName}}}}
+  groups:
+  - system:bootstrappers
+  - system:nodes
+- rolearn: arn:aws:iam::111122223333:role/ops team
+  username: ops
+- rolearn: arn:aws:iam::111122223333:role/{long}
+  username: long
+"
+    );
+    let world = base().cluster(tutorial_cluster().aws_auth_key("mapRoles", &map_roles));
+    let (sim, server, state) = serve_with_state(world).await;
+    let (_, plan) = plan_json(&sim, &server, state.path()).await;
+    assert_eq!(
+        mapping(&plan, "mapRoles[0]")["action"],
+        "create",
+        "{plan:#}"
+    );
+    for id in ["mapRoles[1]", "mapRoles[2]"] {
+        assert_eq!(mapping(&plan, id)["action"], "skip", "{plan:#}");
+        let codes: Vec<&str> = plan["clusters"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["mapping"] == id)
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["role-name-invalid"], "{id}: {plan:#}");
+    }
+}

@@ -49,6 +49,24 @@ fn user_xml(u: &IamUser) -> String {
     )
 }
 
+/// IAM's constraints on `RoleName`: 1 to 64 characters of `[\w+=,.@-]`, checked before any
+/// lookup, so a name outside them is a 400 ValidationError rather than a 404.
+fn check_role_name(name: &str) -> Result<(), ServiceError> {
+    let len = name.chars().count();
+    if len > 64 {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'roleName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    if len == 0 || !name.chars().all(allowed) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+        )));
+    }
+    Ok(())
+}
+
 fn no_such_entity(msg: String) -> ServiceError {
     ServiceError::new(404, "NoSuchEntity", msg)
 }
@@ -76,6 +94,7 @@ pub(crate) fn handle(
         "GetRole" => {
             let name = param("RoleName")
                 .ok_or_else(|| validation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null".into()))?;
+            check_role_name(name)?;
             let role = iam.role(account, name).ok_or_else(|| {
                 no_such_entity(format!("The role with name {name} cannot be found."))
             })?;

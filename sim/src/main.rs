@@ -100,6 +100,8 @@ async fn serve(sim: Sim, out: Option<PathBuf>) -> Result<(), String> {
     println!("export AWS_ENDPOINT_URL_IAM={url}");
     println!("export AWS_ENDPOINT_URL_STS={url}");
     println!("export AWS_REGION={region}");
+    // The AWS CLI v1 and older SDKs read only this one.
+    println!("export AWS_DEFAULT_REGION={region}");
     if let Some(k) = &caller {
         println!("export AWS_ACCESS_KEY_ID={}", k.id);
         println!("export AWS_SECRET_ACCESS_KEY={}", k.secret);

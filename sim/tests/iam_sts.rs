@@ -339,8 +339,13 @@ async fn eks_tokens_are_verified_for_signature_cluster_and_age() {
         Err(TokenError::NotGetCallerIdentity(_))
     ));
 
-    // X-Amz-Expires is 60 s here: past it the token is expired.
+    // X-Amz-Expires is 60 s here, as `aws eks get-token` writes it, but the authenticator
+    // ignores it: a token is good for 15 minutes from X-Amz-Date, and not a second longer.
     sim.advance_clock(Duration::from_secs(61));
+    assert!(verify_token(&sim, &token, "prod").is_ok());
+    sim.advance_clock(Duration::from_secs(899 - 61));
+    assert!(verify_token(&sim, &token, "prod").is_ok());
+    sim.advance_clock(Duration::from_secs(2));
     assert_eq!(verify_token(&sim, &token, "prod"), Err(TokenError::Expired));
 }
 
@@ -438,4 +443,20 @@ async fn presigned_get_caller_identity_is_served_over_http() {
     let wrong = get("staging").await;
     assert!(wrong.starts_with("HTTP/1.1 403"), "{wrong}");
     assert!(wrong.contains("SignatureDoesNotMatch"), "{wrong}");
+}
+
+#[tokio::test]
+async fn get_role_refuses_names_iam_cannot_have() {
+    let server = start(base()).await;
+    let iam = iam(&server).await;
+    for name in ["ops team".to_string(), "r".repeat(65), "a/b".to_string()] {
+        let result = iam.get_role().role_name(&name).send().await;
+        assert_eq!(status_of(&result), 400, "{name}");
+        let (code, message) = service_error(result);
+        assert_eq!(code, "ValidationError", "{name}");
+        assert!(message.contains("'roleName'"), "{message}");
+    }
+    // A valid name that does not exist is still 404 NoSuchEntity.
+    let result = iam.get_role().role_name("nobody").send().await;
+    assert_eq!(service_error(result).0, "NoSuchEntity");
 }

@@ -663,14 +663,35 @@ fn resource_list(group_version: &str, resources: &[ResourceDoc]) -> Value {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": group_version,
-        "resources": resources.iter().map(|(name, namespaced, kind, verbs)| json!({
-            "name": name,
-            "singularName": kind.to_ascii_lowercase(),
-            "namespaced": namespaced,
-            "kind": kind,
-            "verbs": verbs,
-        })).collect::<Vec<_>>(),
+        "resources": resources.iter().map(|(name, namespaced, kind, verbs)| {
+            let mut doc = json!({
+                "name": name,
+                "singularName": kind.to_ascii_lowercase(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            });
+            let short = short_names(name);
+            if !short.is_empty() {
+                doc["shortNames"] = json!(short);
+            }
+            doc
+        }).collect::<Vec<_>>(),
     })
+}
+
+/// The short names the real API server advertises, so `kubectl get cm` resolves.
+fn short_names(resource: &str) -> &'static [&'static str] {
+    match resource {
+        "configmaps" => &["cm"],
+        "namespaces" => &["ns"],
+        "serviceaccounts" => &["sa"],
+        "services" => &["svc"],
+        "pods" => &["po"],
+        "nodes" => &["no"],
+        "events" => &["ev"],
+        _ => &[],
+    }
 }
 
 #[cfg(test)]
@@ -682,6 +703,19 @@ mod tests {
         let mut target = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge_patch(&mut target, &json!({"a": "z", "c": {"f": null}, "n": [1]}));
         assert_eq!(target, json!({"a": "z", "c": {"d": "e"}, "n": [1]}));
+    }
+
+    #[test]
+    fn discovery_serves_kubectl_short_names() {
+        let list = resource_list(
+            "v1",
+            &[
+                ("configmaps", true, "ConfigMap", &["get"]),
+                ("secrets", true, "Secret", &["get"]),
+            ],
+        );
+        assert_eq!(list["resources"][0]["shortNames"], json!(["cm"]));
+        assert!(list["resources"][1].get("shortNames").is_none());
     }
 
     #[test]
