@@ -279,7 +279,8 @@ async fn an_update_already_in_progress_is_waited_for() {
             vec![],
             None,
             sim.now(),
-            Duration::from_millis(400),
+            // Long enough to still run when the binary starts on a loaded machine.
+            Duration::from_millis(3000),
             None,
         )
     };

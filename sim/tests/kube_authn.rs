@@ -301,12 +301,15 @@ async fn expired_and_wrong_cluster_tokens_are_refused() {
         .await
         .unwrap();
 
-    // A token is good for 60 seconds, as `aws eks get-token` presigns it.
+    // `aws eks get-token` presigns for 60 seconds, but the authenticator ignores X-Amz-Expires:
+    // a token is good for 15 minutes from X-Amz-Date.
     let access_key = sim.access_key(ALICE_KEY).unwrap();
     let token = eks_token(&access_key, "one", REGION, sim_time(&sim)).unwrap();
     let fresh = client_with_token(&sim, &one, &token).unwrap();
     whoami(fresh.clone()).await.unwrap();
     sim.advance_clock(Duration::from_secs(61));
+    whoami(fresh.clone()).await.unwrap();
+    sim.advance_clock(Duration::from_secs(900 - 61 + 1));
     let err = whoami(fresh).await.unwrap_err();
     assert_eq!(api_code(err), 401);
 
