@@ -98,7 +98,7 @@ fn decode_entry(section: Section, node: &JNode) -> DecodedEntry {
         &USER_FIELDS
     };
     for (key, value) in fields {
-        let Some(field) = known.iter().copied().find(|f| go_fold_eq(key, f)) else {
+        let Some(field) = match_field(&mut entry.notes, known, key, value.pos) else {
             entry.notes.push(Note::UnknownField {
                 name: key.clone(),
                 pos: value.pos,
@@ -106,13 +106,6 @@ fn decode_entry(section: Section, node: &JNode) -> DecodedEntry {
             });
             continue;
         };
-        if key != field {
-            entry.notes.push(Note::NonCanonicalName {
-                written: key.clone(),
-                field,
-                pos: value.pos,
-            });
-        }
         match field {
             "rolearn" | "userarn" => {
                 if set_string(&mut entry.notes, field, value, |s| entry.arn = s) {
@@ -137,6 +130,25 @@ fn decode_entry(section: Section, node: &JNode) -> DecodedEntry {
         }
     }
     entry
+}
+
+/// The field of `known` that Go's decoder fills from `key`, noting a spelling other than the
+/// authenticator's own.
+fn match_field(
+    notes: &mut Vec<Note>,
+    known: &[&'static str],
+    key: &str,
+    pos: Pos,
+) -> Option<&'static str> {
+    let field = known.iter().copied().find(|f| go_fold_eq(key, f))?;
+    if key != field {
+        notes.push(Note::NonCanonicalName {
+            written: key.to_string(),
+            field,
+            pos,
+        });
+    }
+    Some(field)
 }
 
 /// Go: a string sets the field, `null` leaves it alone, anything else is a type error.
@@ -211,16 +223,9 @@ fn decode_sso(entry: &mut DecodedEntry, value: &JNode) {
                     }
                     continue;
                 };
-                let Some(field) = SSO_FIELDS.iter().copied().find(|f| go_fold_eq(key, f)) else {
+                let Some(field) = match_field(&mut entry.notes, &SSO_FIELDS, key, v.pos) else {
                     continue;
                 };
-                if key != field {
-                    entry.notes.push(Note::NonCanonicalName {
-                        written: key.clone(),
-                        field,
-                        pos: v.pos,
-                    });
-                }
                 match field {
                     "permissionSetName" => sso.permission_set_name = s.clone(),
                     "accountID" => sso.account_id = s.clone(),
