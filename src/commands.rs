@@ -380,7 +380,7 @@ pub async fn status(args: StatusArgs) -> i32 {
         let what = match &r.event {
             Event::RunStarted { command } => format!("run started: {command}"),
             Event::BackupWritten { path } => format!("backup written: {path}"),
-            Event::Intent { op } => format!("intent: {op}"),
+            Event::Intent { op, .. } => format!("intent: {op}"),
             Event::Done { op } => format!("done: {op}"),
             Event::Failed { op, error } => format!("FAILED: {op}: {error}"),
             Event::ModeUpdateRequested { target, update_id } => {

@@ -301,11 +301,17 @@ impl Eks {
     }
 
     /// CreateAccessEntry, retrying IAM's propagation delay ("invalid principal") a few times.
+    ///
+    /// `token` is the request's `clientRequestToken`: every send of one logical operation
+    /// (the SDK's retries after a dropped connection, these retries, a rerun after a crash)
+    /// carries the same one, so EKS answers a resend with its first reply instead of acting
+    /// twice. The same holds for [`Eks::update_entry`] and [`Eks::update_mode`].
     pub async fn create_entry(
         &self,
         cluster: &str,
         req: &AccessEntryRequest,
         tags: &BTreeMap<String, String>,
+        token: &str,
     ) -> Result<(), ApiError> {
         self.with_patience(
             |e| e.is("InvalidParameterException") && e.message.contains("invalid principal"),
@@ -314,6 +320,7 @@ impl Eks {
                 let mut call = self
                     .client
                     .create_access_entry()
+                    .client_request_token(token)
                     .cluster_name(cluster)
                     .principal_arn(&req.principal_arn)
                     .r#type(req.entry_type.as_str())
@@ -344,10 +351,12 @@ impl Eks {
         principal_arn: &str,
         username: Option<&str>,
         groups: &[String],
+        token: &str,
     ) -> Result<(), ApiError> {
         let mut call = self
             .client
             .update_access_entry()
+            .client_request_token(token)
             .cluster_name(cluster)
             .principal_arn(principal_arn)
             .set_kubernetes_groups(Some(groups.to_vec()));
@@ -510,10 +519,12 @@ impl Eks {
         &self,
         cluster: &str,
         target: AuthenticationMode,
+        token: &str,
     ) -> Result<String, ApiError> {
         let out = self
             .client
             .update_cluster_config()
+            .client_request_token(token)
             .name(cluster)
             .access_config(
                 UpdateAccessConfigRequest::builder()

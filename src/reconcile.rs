@@ -85,6 +85,12 @@ impl Operation {
     }
 
     /// Whether the operation changes the cluster.
+    /// Whether EKS's call for it takes a `clientRequestToken` (CreateAccessEntry,
+    /// UpdateAccessEntry; AssociateAccessPolicy takes none and is idempotent by itself).
+    pub fn takes_request_token(&self) -> bool {
+        matches!(self, Operation::Create { .. } | Operation::Update { .. })
+    }
+
     pub fn is_mutation(&self) -> bool {
         matches!(
             self,

@@ -128,6 +128,40 @@ impl<'a> Run<'a> {
         (self.out)(line);
     }
 
+    /// The `clientRequestToken` of one logical mutation, journaled with its intent.
+    ///
+    /// It is derived from the cluster, the stage, the operation and how many times this same
+    /// operation has been answered before (journaled done; for a mode switch, its update
+    /// requested): every send of it until it is answered (the SDK's retries, the tool's own, a
+    /// rerun after a crash between the send and the journal) carries the same token, so EKS
+    /// answers a resend with the first reply instead of acting twice; once answered, the next
+    /// identical operation (after a rollback, or after the update it started failed) gets a new
+    /// one, so it acts again.
+    fn request_token(&self, stage: &str, op: &serde_json::Value) -> Result<String, StageError> {
+        let mode = op
+            .get("authenticationMode")
+            .and_then(|m| m.as_str())
+            .filter(|_| op["op"] == "UpdateClusterConfig");
+        let answered = |event: &Event| match (event, mode) {
+            (Event::ModeUpdateRequested { target, .. }, Some(mode)) => target == mode,
+            (Event::Done { op: done }, None) => done == op,
+            _ => false,
+        };
+        let done_before = self
+            .state
+            .records()?
+            .iter()
+            .filter(|r| r.stage == stage && answered(&r.event))
+            .count();
+        let info = &self.cluster.info;
+        Ok(request_token(
+            &format!("{}/{}/{}", info.account, info.region, info.name),
+            stage,
+            op,
+            done_before,
+        ))
+    }
+
     pub async fn plan(&mut self) -> Result<LivePlan, StageError> {
         Ok(plan_cluster(
             self.cluster,
@@ -367,7 +401,14 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         let op = json!({"op": "UpdateClusterConfig", "authenticationMode": target.as_str()});
-        self.journal(stage, Event::Intent { op: op.clone() })?;
+        let token = self.request_token(stage, &op)?;
+        self.journal(
+            stage,
+            Event::Intent {
+                op: op.clone(),
+                token: Some(token.clone()),
+            },
+        )?;
         failpoint(stage, "before-send");
         // Another update can start between the check above and this call (EKS starts some
         // itself): ResourceInUse then means wait for it and try again, a few times.
@@ -377,7 +418,7 @@ impl<'a> Run<'a> {
             match self
                 .cluster
                 .eks
-                .update_mode(&self.cluster.name, target)
+                .update_mode(&self.cluster.name, target, &token)
                 .await
             {
                 Ok(id) => break id,
@@ -466,9 +507,21 @@ impl<'a> Run<'a> {
             }
             mutation += 1;
             let value = serde_json::to_value(op).expect("operations serialize");
-            self.journal("entries", Event::Intent { op: value.clone() })?;
+            let token = op
+                .takes_request_token()
+                .then(|| self.request_token("entries", &value))
+                .transpose()?;
+            self.journal(
+                "entries",
+                Event::Intent {
+                    op: value.clone(),
+                    token: token.clone(),
+                },
+            )?;
             failpoint_n("entries", "before-send", mutation);
-            let result = self.apply(&cluster, op).await;
+            let result = self
+                .apply(&cluster, op, token.as_deref().unwrap_or_default())
+                .await;
             match result {
                 Ok(word) => {
                     self.journal("entries", Event::Done { op: value })?;
@@ -511,7 +564,12 @@ impl<'a> Run<'a> {
 
     /// Sends one operation. A create that finds the entry already there (an earlier attempt
     /// did succeed, or EKS made it) is reconciled against what exists instead of failing.
-    async fn apply(&mut self, cluster: &str, op: &Operation) -> Result<&'static str, ApiError> {
+    async fn apply(
+        &mut self,
+        cluster: &str,
+        op: &Operation,
+        token: &str,
+    ) -> Result<&'static str, ApiError> {
         let eks = self.cluster.eks.clone();
         match op {
             Operation::Create { entry } => {
@@ -519,7 +577,7 @@ impl<'a> Run<'a> {
                     (TAG_CREATED_BY.to_string(), "aws-auth-migrate".to_string()),
                     (TAG_RUN_ID.to_string(), self.run_id.clone()),
                 ]);
-                match eks.create_entry(cluster, entry, &tags).await {
+                match eks.create_entry(cluster, entry, &tags, token).await {
                     Ok(()) => Ok("created"),
                     Err(e) if e.is("ResourceInUseException") => {
                         let existing = eks.describe_entry(cluster, &entry.principal_arn).await?;
@@ -562,13 +620,23 @@ impl<'a> Run<'a> {
                                         code: "Io".into(),
                                         message: e.to_string(),
                                     };
-                                    self.journal("entries", Event::Intent { op: value.clone() })
+                                    let token = self
+                                        .request_token("entries", &value)
                                         .map_err(journal_err)?;
+                                    self.journal(
+                                        "entries",
+                                        Event::Intent {
+                                            op: value.clone(),
+                                            token: Some(token.clone()),
+                                        },
+                                    )
+                                    .map_err(journal_err)?;
                                     eks.update_entry(
                                         cluster,
                                         principal_arn,
                                         username.as_deref(),
                                         kubernetes_groups,
+                                        &token,
                                     )
                                     .await?;
                                     self.journal("entries", Event::Done { op: value })
@@ -600,6 +668,7 @@ impl<'a> Run<'a> {
                     principal_arn,
                     username.as_deref(),
                     kubernetes_groups,
+                    token,
                 )
                 .await?;
                 Ok("updated")
@@ -827,7 +896,13 @@ impl<'a> Run<'a> {
         let eks = self.cluster.eks.clone();
         for arn in &deletes {
             let op = json!({"op": "delete", "principalArn": arn});
-            self.journal("rollback", Event::Intent { op: op.clone() })?;
+            self.journal(
+                "rollback",
+                Event::Intent {
+                    op: op.clone(),
+                    token: None,
+                },
+            )?;
             match eks.delete_entry(&cluster, arn).await {
                 Ok(()) => self.journal("rollback", Event::Done { op })?,
                 Err(e) => {
@@ -852,7 +927,17 @@ impl<'a> Run<'a> {
                 }
                 other => serde_json::to_value(other).expect("operations serialize"),
             };
-            self.journal("rollback", Event::Intent { op: op.clone() })?;
+            let token = step
+                .takes_request_token()
+                .then(|| self.request_token("rollback", &op))
+                .transpose()?;
+            self.journal(
+                "rollback",
+                Event::Intent {
+                    op: op.clone(),
+                    token: token.clone(),
+                },
+            )?;
             let result = match step {
                 Operation::Update {
                     principal_arn,
@@ -865,6 +950,7 @@ impl<'a> Run<'a> {
                         principal_arn,
                         username.as_deref(),
                         kubernetes_groups,
+                        token.as_deref().unwrap_or_default(),
                     )
                     .await
                 }
@@ -982,7 +1068,7 @@ pub fn changes_to_undo(records: &[Record]) -> Undo {
     let mut undo = Undo::default();
     for r in records {
         let (op, done_or_intent) = match &r.event {
-            Event::Intent { op } => (op, false),
+            Event::Intent { op, .. } => (op, false),
             Event::Done { op } => (op, true),
             _ => continue,
         };
@@ -1204,6 +1290,32 @@ pub fn verification_refusal(last: Option<(String, bool)>, hash: &str) -> Option<
 }
 
 /// (account, lower-cased name) of the role or user behind an STS caller ARN.
+/// A `clientRequestToken` (UUID-shaped, as the SDKs make them) derived from the cluster
+/// (`ACCOUNT/REGION/NAME`), the stage, the operation and its generation (how many times the
+/// same operation was done before). Deterministic, so a resend after a crash carries it again.
+pub fn request_token(
+    cluster: &str,
+    stage: &str,
+    op: &serde_json::Value,
+    generation: usize,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [cluster, stage, &op.to_string(), &generation.to_string()] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let x = hex::encode(h.finalize());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
 fn caller_principal(arn: &str) -> Option<(String, String)> {
     let p = crate::arn::parse(arn).ok()?;
     Some((p.account, p.name.to_lowercase()))
@@ -1300,6 +1412,24 @@ mod tests {
     }
 
     #[test]
+    fn request_tokens_are_stable_per_operation_and_new_per_generation() {
+        let op = json!({"op": "create", "entry": {"principalArn": "arn:aws:iam::1:role/a"}});
+        let other = json!({"op": "create", "entry": {"principalArn": "arn:aws:iam::1:role/b"}});
+        let t = request_token("1/us-east-1/prod", "entries", &op, 0);
+        assert_eq!(t, request_token("1/us-east-1/prod", "entries", &op, 0));
+        assert_eq!(t.len(), 36);
+        assert_eq!(t.matches('-').count(), 4);
+        for different in [
+            request_token("1/us-east-1/prod", "entries", &op, 1),
+            request_token("1/us-east-1/prod", "entries", &other, 0),
+            request_token("1/us-east-1/prod", "rollback", &op, 0),
+            request_token("1/us-east-1/dev", "entries", &op, 0),
+        ] {
+            assert_ne!(t, different);
+        }
+    }
+
+    #[test]
     fn the_journal_folds_into_what_rollback_undoes() {
         let rec = |stage: &str, event: Event| Record {
             time: String::new(),
@@ -1312,18 +1442,42 @@ mod tests {
         let update = json!({"op": "update", "principalArn": "arn:aws:iam::1:role/Race", "username": "new", "kubernetesGroups": ["g"], "previousUsername": "old", "previousGroups": ["a"]});
         let assoc = json!({"op": "associate", "principalArn": "arn:aws:iam::1:role/Creator", "policy": {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "accessScope": {"type": "cluster"}}, "previousScope": null});
         let records = vec![
-            rec("entries", Event::Intent { op: create.clone() }),
+            rec(
+                "entries",
+                Event::Intent {
+                    op: create.clone(),
+                    token: None,
+                },
+            ),
             rec("entries", Event::Done { op: create }),
-            rec("entries", Event::Intent { op: adopted_create }),
+            rec(
+                "entries",
+                Event::Intent {
+                    op: adopted_create,
+                    token: None,
+                },
+            ),
             rec(
                 "entries",
                 Event::Done {
                     op: json!({"op": "adopt", "principalArn": "arn:aws:iam::1:role/Race"}),
                 },
             ),
-            rec("entries", Event::Intent { op: update.clone() }),
+            rec(
+                "entries",
+                Event::Intent {
+                    op: update.clone(),
+                    token: None,
+                },
+            ),
             rec("entries", Event::Done { op: update }),
-            rec("entries", Event::Intent { op: assoc }),
+            rec(
+                "entries",
+                Event::Intent {
+                    op: assoc,
+                    token: None,
+                },
+            ),
         ];
         let undo = changes_to_undo(&records);
         assert_eq!(

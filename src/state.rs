@@ -155,6 +155,10 @@ pub enum Event {
     },
     Intent {
         op: serde_json::Value,
+        /// The `clientRequestToken` the request carries (EKS's idempotency token), for calls
+        /// that take one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     Done {
         op: serde_json::Value,

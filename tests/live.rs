@@ -233,6 +233,145 @@ async fn throttling_and_server_errors_still_converge() {
     }
 }
 
+/// The `clientRequestToken`s of the journal's intents, by operation kind.
+fn journaled_tokens(journal: &[serde_json::Value]) -> Vec<(String, String)> {
+    journal
+        .iter()
+        .filter(|r| r["event"]["kind"] == "intent")
+        .filter_map(|r| {
+            let op = &r["event"]["op"];
+            let token = r["event"]["token"].as_str()?;
+            Some((
+                op["op"].as_str().unwrap_or_default().to_string(),
+                token.to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_responses_to_mutations_are_resent_with_their_token_and_act_once() {
+    let reference = reference_entries().await;
+    let (sim, server) = serve(base().seed(FAULT_SEED).cluster(tutorial_cluster())).await;
+    // Half the mode switches and entry creations are carried out but their response is lost:
+    // the SDK resends them, and only the request token keeps a resend from acting twice (a
+    // second update, or a 409 that would pass the tool's own entry off as adopted).
+    sim.set_faults(FaultConfig {
+        drop_response_rate: 0.5,
+        operations: vec![
+            "eks:CreateAccessEntry".into(),
+            "eks:UpdateClusterConfig".into(),
+        ],
+        ..FaultConfig::default()
+    });
+    let state = tempfile::tempdir().unwrap();
+    let out = run(&sim, &server, state.path(), &TO_ENTRIES, &[]).await;
+    let counters = sim.counters().snapshot();
+    out.expect_code(0);
+    assert!(
+        counters
+            .by_outcome
+            .get("DroppedResponse")
+            .copied()
+            .unwrap_or(0)
+            >= 2,
+        "the seed drops responses: {:?}",
+        counters.by_outcome
+    );
+    assert!(
+        counters.operation("eks:CreateAccessEntry") > 4
+            && counters.operation("eks:UpdateClusterConfig") > 1,
+        "resends happened: {:?}",
+        counters.by_operation
+    );
+    assert!(
+        !counters.by_outcome.contains_key("ResourceInUseException"),
+        "{:?}",
+        counters.by_outcome
+    );
+    assert_eq!(live_support::entries(&sim), reference);
+    let updates = sim.cluster(&key()).unwrap().lock().updates.len();
+    assert_eq!(updates, 1, "one mode update, however many sends");
+    assert!(
+        // The 3 adopted are the entries EKS made at the switch, as in an undisturbed run.
+        out.stdout.contains("entries  3 adopted, 4 created,"),
+        "{}",
+        out.text()
+    );
+
+    // The tokens the cluster saw are the ones journaled with the intents.
+    let journal = journal(state.path());
+    let tokens = journaled_tokens(&journal);
+    assert_eq!(
+        tokens.iter().map(|(op, _)| op.as_str()).collect::<Vec<_>>(),
+        [
+            "UpdateClusterConfig",
+            "create",
+            "create",
+            "create",
+            "create"
+        ],
+        "{tokens:?}"
+    );
+    let seen: std::collections::BTreeSet<String> = sim
+        .cluster(&key())
+        .unwrap()
+        .lock()
+        .idempotent_replies
+        .keys()
+        .cloned()
+        .collect();
+    let sent: std::collections::BTreeSet<String> =
+        tokens.into_iter().map(|(_, token)| token).collect();
+    assert_eq!(sent, seen);
+
+    // Everything made through a lost response is the tool's: rollback removes all of it.
+    run(&sim, &server, state.path(), &ROLLBACK, &[])
+        .await
+        .expect_code(0);
+    assert_eq!(
+        live_support::entries(&sim).into_keys().collect::<Vec<_>>(),
+        eks_made()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_resends_an_unfinished_mutation_with_the_same_token() {
+    let (sim, server, state) = serve_with_state(base().cluster(tutorial_cluster())).await;
+    let crashed = run(
+        &sim,
+        &server,
+        state.path(),
+        &TO_ENTRIES,
+        &[("AWS_AUTH_MIGRATE_FAILPOINT", "entries:before-send:1")],
+    )
+    .await;
+    assert_eq!(crashed.code, None, "{}", crashed.text());
+    let before = journaled_tokens(&journal(state.path()));
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
+    let after = journaled_tokens(&journal(state.path()));
+    // The crashed run's last intent (the first create) is resent by the next run with its token.
+    let unfinished = before.last().expect("an intent").clone();
+    assert_eq!(unfinished.0, "create");
+    assert_eq!(
+        after.iter().filter(|t| **t == unfinished).count(),
+        2,
+        "{after:?}"
+    );
+    // A done operation done again later (after a rollback) gets a new token: it must act.
+    run(&sim, &server, state.path(), &ROLLBACK, &[])
+        .await
+        .expect_code(0);
+    run(&sim, &server, state.path(), &TO_ENTRIES, &[])
+        .await
+        .expect_code(0);
+    let again = journaled_tokens(&journal(state.path()));
+    assert_eq!(again.iter().filter(|t| **t == unfinished).count(), 2);
+    assert_eq!(live_support::entries(&sim), reference_entries().await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_mode_update_stops_clearly_and_the_next_run_resumes() {
     let reference = reference_entries().await;

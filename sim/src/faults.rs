@@ -30,6 +30,10 @@ pub struct FaultConfig {
     /// Probability in [0, 1] of closing the connection without a response.
     #[serde(default)]
     pub drop_connection_rate: f64,
+    /// Probability in [0, 1] of carrying the call out and then closing the connection without
+    /// its response: the client cannot tell whether a mutation happened.
+    #[serde(default)]
+    pub drop_response_rate: f64,
     /// Probability in [0, 1] that an `UpdateClusterConfig` ends `Failed`.
     #[serde(default)]
     pub update_failure_rate: f64,
@@ -87,6 +91,8 @@ pub enum Outcome {
     ServerError(u16),
     /// Close the connection without answering.
     Drop,
+    /// Carry the call out, then close the connection without answering.
+    DropResponse,
 }
 
 /// A decision for one call: wait `latency`, then `outcome`.
@@ -186,6 +192,10 @@ impl Faults {
             && self.roll("drop", op, scope, index) < cfg.drop_connection_rate
         {
             Outcome::Drop
+        } else if cfg.drop_response_rate > 0.0
+            && self.roll("drop-response", op, scope, index) < cfg.drop_response_rate
+        {
+            Outcome::DropResponse
         } else if cfg.server_error_rate > 0.0
             && self.roll("5xx", op, scope, index) < cfg.server_error_rate
         {

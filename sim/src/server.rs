@@ -438,6 +438,15 @@ async fn handle(sim: Sim, req: Request<Incoming>) -> Result<Response<Full<Bytes>
             ),
         }),
         Outcome::Proceed => dispatch(&sim, &aws_req, &operation, &query_params),
+        Outcome::DropResponse => {
+            let done = dispatch(&sim, &aws_req, &operation, &query_params);
+            sim.counters().record_outcome(match &done {
+                Ok(_) => "ok",
+                Err(e) => &e.code,
+            });
+            sim.counters().record_outcome("DroppedResponse");
+            return Err(DropConnection);
+        }
     };
     let reply = match result {
         Ok(r) => {

@@ -1305,8 +1305,21 @@ pub struct ClusterState {
     pub nodes: BTreeMap<String, Node>,
     /// Last resourceVersion handed out (cluster-wide, like etcd's revision).
     pub resource_version: u64,
+    /// Successful replies of mutating EKS calls, by their `clientRequestToken`.
+    pub idempotent_replies: HashMap<String, IdempotentReply>,
     /// Seed for ids generated on this cluster.
     id_state: u64,
+}
+
+/// What a mutating call with a `clientRequestToken` answered: a retry with the same token and
+/// the same request gets this reply again instead of acting twice.
+#[derive(Debug, Clone)]
+pub struct IdempotentReply {
+    /// Operation and path (the path names the access entry for UpdateAccessEntry).
+    pub request: String,
+    /// The request body without the token.
+    pub params: serde_json::Value,
+    pub reply: crate::server::Reply,
 }
 
 impl ClusterState {
@@ -2236,6 +2249,7 @@ fn build_cluster_cached(
         namespaces: BTreeMap::new(),
         nodes: BTreeMap::new(),
         resource_version: 0,
+        idempotent_replies: HashMap::new(),
         id_state: seed,
     };
     let name = state.key.name.clone();

@@ -241,3 +241,109 @@ async fn counters_count_calls_per_operation_and_cluster() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_request_token_replays_the_original_reply_instead_of_acting_twice() {
+    let server = start(
+        base()
+            .cluster(dual_cluster("dual"))
+            .cluster(config_map_cluster("cm")),
+    )
+    .await;
+    let eks = eks(&server).await;
+    let dev = role(A, "team/dev/Developer");
+    let first = create_entry(&eks, "dual", &dev)
+        .username("dev")
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    let again = create_entry(&eks, "dual", &dev)
+        .username("dev")
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    let arn = |o: &aws_sdk_eks::operation::create_access_entry::CreateAccessEntryOutput| {
+        o.access_entry()
+            .and_then(|e| e.access_entry_arn())
+            .map(str::to_string)
+    };
+    assert!(arn(&first).is_some());
+    assert_eq!(arn(&first), arn(&again), "the same entry, not a second one");
+    // The same token with another request is refused; another token meets the entry.
+    let (code, _) = service_error(
+        create_entry(&eks, "dual", &dev)
+            .username("someone-else")
+            .client_request_token("token-1")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidParameterException");
+    let r = create_entry(&eks, "dual", &dev)
+        .username("dev")
+        .client_request_token("token-2")
+        .send()
+        .await;
+    assert_eq!(status_of(&r), 409);
+
+    // UpdateClusterConfig: one update, whatever the number of retries with its token.
+    let switch = || {
+        eks.update_cluster_config()
+            .name("cm")
+            .access_config(
+                aws_sdk_eks::types::UpdateAccessConfigRequest::builder()
+                    .authentication_mode(aws_sdk_eks::types::AuthenticationMode::ApiAndConfigMap)
+                    .build(),
+            )
+            .client_request_token("switch-1")
+            .send()
+    };
+    let a = switch().await.unwrap();
+    let b = switch().await.unwrap();
+    let id = |o: &aws_sdk_eks::operation::update_cluster_config::UpdateClusterConfigOutput| {
+        o.update().and_then(|u| u.id()).map(str::to_string)
+    };
+    assert_eq!(id(&a), id(&b));
+    let updates = eks.list_updates().name("cm").send().await.unwrap();
+    assert_eq!(updates.update_ids().len(), 1, "{updates:?}");
+}
+
+#[tokio::test]
+async fn a_lost_response_still_acts_and_its_token_gets_the_reply_on_retry() {
+    let server = start(base().cluster(dual_cluster("dual"))).await;
+    let sim = server.sim().clone();
+    sim.set_faults(FaultConfig {
+        drop_response_rate: 1.0,
+        operations: vec!["eks:CreateAccessEntry".into()],
+        ..FaultConfig::default()
+    });
+    let eks = eks(&server).await;
+    let dev = role(A, "team/dev/Developer");
+    let lost = create_entry(&eks, "dual", &dev)
+        .client_request_token("lost-1")
+        .send()
+        .await;
+    let e = lost.expect_err("the response is dropped");
+    assert!(e.raw_response().is_none(), "{e:?}");
+    // The entry was made all the same.
+    describe_entry(&eks, "dual", &dev).send().await.unwrap();
+    assert_eq!(
+        sim.counters()
+            .snapshot()
+            .by_outcome
+            .get("DroppedResponse")
+            .copied(),
+        Some(1)
+    );
+    sim.set_faults(FaultConfig::default());
+    // The retry with the same token is answered as the first call would have been…
+    create_entry(&eks, "dual", &dev)
+        .client_request_token("lost-1")
+        .send()
+        .await
+        .unwrap();
+    // …while a retry without it meets its own entry.
+    let r = create_entry(&eks, "dual", &dev).send().await;
+    assert_eq!(status_of(&r), 409);
+}

@@ -244,7 +244,10 @@ pub(crate) fn handle(sim: &Sim, req: &AwsRequest) -> Result<Reply, ServiceError>
             clusters::describe_cluster(sim, &resolve(sim, req, &cluster, op)?)
         }
         Route::UpdateClusterConfig { cluster } => {
-            clusters::update_cluster_config(sim, req, &resolve(sim, req, &cluster, op)?)
+            let cluster = resolve(sim, req, &cluster, op)?;
+            idempotent(req, &cluster, op, || {
+                clusters::update_cluster_config(sim, req, &cluster)
+            })
         }
         Route::ListUpdates { cluster } => {
             clusters::list_updates(req, &resolve(sim, req, &cluster, op)?)
@@ -265,7 +268,10 @@ pub(crate) fn handle(sim: &Sim, req: &AwsRequest) -> Result<Reply, ServiceError>
             clusters::describe_fargate_profile(&resolve(sim, req, &cluster, op)?, &profile)
         }
         Route::CreateAccessEntry { cluster } => {
-            access_entries::create(sim, req, &resolve(sim, req, &cluster, op)?)
+            let cluster = resolve(sim, req, &cluster, op)?;
+            idempotent(req, &cluster, op, || {
+                access_entries::create(sim, req, &cluster)
+            })
         }
         Route::ListAccessEntries { cluster } => {
             access_entries::list(req, &resolve(sim, req, &cluster, op)?)
@@ -274,7 +280,10 @@ pub(crate) fn handle(sim: &Sim, req: &AwsRequest) -> Result<Reply, ServiceError>
             access_entries::describe(&resolve(sim, req, &cluster, op)?, &principal)
         }
         Route::UpdateAccessEntry { cluster, principal } => {
-            access_entries::update(sim, req, &resolve(sim, req, &cluster, op)?, &principal)
+            let cluster = resolve(sim, req, &cluster, op)?;
+            idempotent(req, &cluster, op, || {
+                access_entries::update(sim, req, &cluster, &principal)
+            })
         }
         Route::DeleteAccessEntry { cluster, principal } => {
             access_entries::delete(&resolve(sim, req, &cluster, op)?, &principal)
@@ -295,6 +304,49 @@ pub(crate) fn handle(sim: &Sim, req: &AwsRequest) -> Result<Reply, ServiceError>
         Route::UntagResource { arn } => tags::untag_resource(sim, req, &arn),
         Route::ListTagsForResource { arn } => tags::list_tags(sim, req, &arn),
     }
+}
+
+/// Runs a mutating call that takes a `clientRequestToken` (CreateAccessEntry,
+/// UpdateAccessEntry, UpdateClusterConfig) with EKS's idempotency: a successful reply is kept
+/// under its token, and a retry with the same token and the same request gets that reply again
+/// without acting twice (so a client that lost the response to a dropped connection may resend).
+/// The same token with another request is refused; a failed call keeps nothing, so it may be
+/// retried with its token.
+fn idempotent(
+    req: &AwsRequest,
+    cluster: &Cluster,
+    op: &str,
+    call: impl FnOnce() -> Result<Reply, ServiceError>,
+) -> Result<Reply, ServiceError> {
+    let Ok(mut body) = body_json(req) else {
+        return call();
+    };
+    let token = match body
+        .as_object_mut()
+        .and_then(|o| o.remove("clientRequestToken"))
+    {
+        Some(Value::String(t)) if !t.is_empty() => t,
+        _ => return call(),
+    };
+    let request = format!("{op} {}", req.raw_path);
+    if let Some(seen) = cluster.lock().idempotent_replies.get(&token) {
+        if seen.request == request && seen.params == body {
+            return Ok(seen.reply.clone());
+        }
+        return Err(invalid_parameter(format!(
+            "The clientRequestToken {token} was already used for a different request."
+        )));
+    }
+    let reply = call()?;
+    cluster.lock().idempotent_replies.insert(
+        token,
+        crate::world::IdempotentReply {
+            request,
+            params: body,
+            reply: reply.clone(),
+        },
+    );
+    Ok(reply)
 }
 
 /// Finds the caller's cluster by name in the signed region.

@@ -114,8 +114,9 @@ async fn handle(
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
+    let drop_response = decision.outcome == Outcome::DropResponse;
     match decision.outcome {
-        Outcome::Proceed => {}
+        Outcome::Proceed | Outcome::DropResponse => {}
         Outcome::Drop => return Err(Box::new(DroppedConnection)),
         Outcome::ServerError(code) => {
             return Ok(error_response(&sim, &ApiError::server_error(code)));
@@ -179,13 +180,18 @@ async fn handle(
             }
         }
     };
-    Ok(match result {
+    let response = match result {
         Ok((code, value)) => {
             sim.counters().record_outcome("ok");
             json_response(code, &value)
         }
         Err(e) => error_response(&sim, &e),
-    })
+    };
+    if drop_response {
+        sim.counters().record_outcome("DroppedResponse");
+        return Err(Box::new(DroppedConnection));
+    }
+    Ok(response)
 }
 
 fn error_response(sim: &Sim, error: &ApiError) -> Response<Body> {
