@@ -59,7 +59,11 @@ pub enum Command {
 pub struct ClusterArgs {
     /// The EKS cluster's name.
     #[arg(long, value_name = "NAME")]
-    pub cluster: String,
+    pub cluster: Option<String>,
+    /// A fleet file instead of one cluster (`clusters: [{name, region, roleArn, profile,
+    /// wave}]`, see README), for `migrate` and `status`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "kubeconfig", "context"])]
+    pub fleet: Option<PathBuf>,
     #[command(flatten)]
     pub aws: crate::aws::AwsArgs,
     /// Use this kubeconfig instead of an EKS token built from DescribeCluster.
@@ -72,6 +76,16 @@ pub struct ClusterArgs {
     /// ~/.local/share/aws-auth-migrate).
     #[arg(long, value_name = "DIR", env = "AWS_AUTH_MIGRATE_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// The cluster's name; a usage error when neither it nor a fleet was given.
+    pub fn name(&self) -> Result<&str, i32> {
+        self.cluster.as_deref().ok_or_else(|| {
+            eprintln!("error: --cluster NAME is required");
+            exit::USAGE
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +115,40 @@ pub struct MigrateArgs {
     /// access entries grant access that does not exist today (each is reported).
     #[arg(long)]
     pub include_ineffective: bool,
+    /// Take over the cluster lock when its holder stopped renewing it (a run that died); a
+    /// lock renewed within its duration is never taken.
+    #[arg(long)]
+    pub take_over_lock: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// How `migrate --fleet` runs the fleet.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// With --fleet, how many clusters run at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// With --fleet, how many clusters run at once in one account and region (EKS throttles
+    /// per account and region).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub per_account_region: usize,
+    /// With --fleet, migrate the first N clusters of the file first, as a wave of their own.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub canary: usize,
+    /// With --fleet, stop starting clusters once this many have failed (running ones finish).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub max_failures: usize,
+    /// With --fleet and --to api: the number of clusters in the fleet file, typed, since the
+    /// switch to API cannot be undone.
+    #[arg(long, value_name = "COUNT")]
+    pub confirm_fleet: Option<usize>,
+    /// With --fleet, the report's format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: crate::migrate::report::FleetFormat,
+    /// With --fleet, also write the report as a self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +181,9 @@ pub struct RollbackArgs {
     /// Do not ask before changing the cluster.
     #[arg(long)]
     pub yes: bool,
+    /// Take over the cluster lock when its holder stopped renewing it (a run that died).
+    #[arg(long)]
+    pub take_over_lock: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,27 +5,31 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::{ClusterArgs, MigrateArgs, PlanArgs, RollbackArgs, StatusArgs, exit, fail};
-use crate::eks::AuthenticationMode;
 use crate::live::{Cluster, LivePlan};
 use crate::options::{PolicyMap, RolePaths};
 use crate::plan::{FleetPlan, SCHEMA};
 use crate::reconcile::Operation;
 use crate::report::{self, Format};
 use crate::stages::{MigrateOptions, Run, StageError};
+use crate::fleet::Fleet;
+use crate::migrate::fleet::{FleetOptions, FleetRun};
+use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
+use crate::migrate::report::{FleetFormat, render};
 use crate::state::{Event, StateDir};
 
 async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
+    let name = target.name()?;
     let sdk = crate::aws::sdk_config(&target.aws)
         .await
         .map_err(|e| fail(&e))?;
     Cluster::connect(
-        &target.cluster,
+        name,
         sdk,
         target.kubeconfig.clone(),
         target.context.clone(),
     )
     .await
-    .map_err(|e| fail(&format!("cluster {}: {e}", target.cluster)))
+    .map_err(|e| fail(&format!("cluster {name}: {e}")))
 }
 
 fn load_options(
@@ -56,7 +60,8 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
         Err(code) => return code,
     };
     let target = ClusterArgs {
-        cluster: args.cluster.clone().unwrap_or_default(),
+        cluster: args.cluster.clone(),
+        fleet: None,
         aws: args.aws.clone(),
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
@@ -74,7 +79,7 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
     );
     let plan = match planned.await {
         Ok(p) => p,
-        Err(e) => return fail(&format!("cluster {}: {e}", target.cluster)),
+        Err(e) => return fail(&format!("cluster {}: {e}", target.cluster.as_deref().unwrap_or_default())),
     };
     let errors = plan.errors.clone();
     finish_live(&[plan], &errors, args.output)
@@ -229,31 +234,143 @@ async fn open(target: &ClusterArgs) -> Result<(StateDir, Cluster), i32> {
     Ok((states, connect(target).await?))
 }
 
-/// `migrate --cluster NAME --to STAGE`.
+/// Takes the cluster's lock for `command`, or says who holds it (exit status 4).
+async fn lock(
+    cluster: &Cluster,
+    run_id: &str,
+    command: &str,
+    take_over: bool,
+) -> Result<Lock, i32> {
+    let caller = crate::migrate::fleet::caller_arn(cluster).await;
+    let holder = Holder::new(run_id, &caller, command);
+    match Lock::acquire(&cluster.kube, &cluster.name, holder, take_over).await {
+        Ok(l) => Ok(l),
+        Err(LockError::Held(why)) => {
+            eprintln!("refused: {why}");
+            Err(exit::REFUSED)
+        }
+        Err(e) => Err(fail(&e.to_string())),
+    }
+}
+
+/// `migrate --cluster NAME --to STAGE`, or `migrate --fleet FILE --to STAGE`.
 pub async fn migrate(args: MigrateArgs) -> i32 {
     let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let opts = MigrateOptions {
+        yes: args.yes,
+        confirm: args.confirm.clone(),
+        allow_drop: args.allow_drop.clone(),
+        update_timeout: Duration::from_secs(args.timeout),
+        poll_interval: poll_interval(),
+        probe_as: Vec::new(),
+    };
+    if let Some(fleet_file) = args.target.fleet.clone() {
+        return migrate_fleet(&args, &fleet_file, pm.as_ref(), rp.as_ref(), opts).await;
+    }
     let (states, mut cluster) = match open(&args.target).await {
         Ok(o) => o,
         Err(code) => return code,
+    };
+    let run_id = crate::state::new_run_id();
+    let mutating = args.to != crate::stages::Stage::Backup;
+    let held = if mutating {
+        match lock(&cluster, &run_id, &format!("migrate --to {}", args.to.name()), args.take_over_lock).await {
+            Ok(l) => Some(l),
+            Err(code) => return code,
+        }
+    } else {
+        None
     };
     let mut out = |line: &str| println!("{line}");
     let mut run = match Run::new(&mut cluster, &states, pm.as_ref(), rp.as_ref(), &mut out) {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
+    run.run_id = run_id;
     run.include_ineffective = args.include_ineffective;
-    let opts = MigrateOptions {
-        yes: args.yes,
-        confirm: args.confirm,
-        allow_drop: args.allow_drop,
-        update_timeout: Duration::from_secs(args.timeout),
-        poll_interval: poll_interval(),
-        probe_as: Vec::new(),
+    match held {
+        Some(l) => {
+            run.lock = Some(l.handle());
+            stage_exit(while_locked(l, run.migrate(args.to, &opts)).await)
+        }
+        None => stage_exit(run.migrate(args.to, &opts).await),
+    }
+}
+
+/// `migrate --fleet FILE --to STAGE`: every cluster of the file, in waves.
+async fn migrate_fleet(
+    args: &MigrateArgs,
+    fleet_file: &std::path::Path,
+    pm: Option<&PolicyMap>,
+    rp: Option<&RolePaths>,
+    mut opts: MigrateOptions,
+) -> i32 {
+    let fleet = match Fleet::load(fleet_file) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
     };
-    stage_exit(run.migrate(args.to, &opts).await)
+    let states = match StateDir::new(args.target.state_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let n = fleet.clusters.len();
+    if args.to == crate::stages::Stage::Api {
+        if args.fleet.confirm_fleet != Some(n) {
+            eprintln!(
+                "refused: the switch to API cannot be undone; pass --confirm-fleet {n} (the number of clusters in {}) to confirm it for the whole fleet",
+                fleet_file.display()
+            );
+            return exit::REFUSED;
+        }
+        // Each cluster's own gate still runs; the fleet confirmation stands for the typed name.
+        opts.confirm = Some(String::new());
+    }
+    if args.to != crate::stages::Stage::Backup && !opts.yes {
+        let question = format!(
+            "Migrate {} to {}?",
+            crate::report::plural(n, "cluster"),
+            args.to.name()
+        );
+        match crate::stages::confirm_interactively(&question) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("refused: nothing was changed: answer `y` or pass --yes");
+                return exit::REFUSED;
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    opts.yes = true;
+    let run = FleetRun {
+        fleet: &fleet,
+        fleet_file,
+        defaults: &args.target.aws,
+        states: &states,
+        policy_map: pm,
+        role_paths: rp,
+        options: FleetOptions {
+            concurrency: args.fleet.concurrency,
+            per_account_region: args.fleet.per_account_region,
+            canary: args.fleet.canary,
+            max_failures: args.fleet.max_failures,
+            take_over_lock: args.take_over_lock,
+            include_ineffective: args.include_ineffective,
+        },
+    };
+    let report = match run.migrate(args.to, &opts).await {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if let Some(path) = &args.fleet.report_html
+        && let Err(e) = crate::migrate::fleet::write_report(path, &render(&report, FleetFormat::Html))
+    {
+        return fail(&format!("--report-html {}: {e}", path.display()));
+    }
+    print(&render(&report, args.fleet.output));
+    report.exit_code()
 }
 
 /// How often DescribeUpdate is polled at first (it backs off to 30 s).
@@ -307,8 +424,17 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
 
 /// `rollback --cluster NAME`.
 pub async fn rollback(args: RollbackArgs) -> i32 {
+    if args.target.fleet.is_some() {
+        eprintln!("error: rollback works one cluster at a time: use --cluster NAME");
+        return exit::USAGE;
+    }
     let (states, mut cluster) = match open(&args.target).await {
         Ok(o) => o,
+        Err(code) => return code,
+    };
+    let run_id = crate::state::new_run_id();
+    let held = match lock(&cluster, &run_id, "rollback", args.take_over_lock).await {
+        Ok(l) => l,
         Err(code) => return code,
     };
     let mut out = |line: &str| println!("{line}");
@@ -316,11 +442,30 @@ pub async fn rollback(args: RollbackArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
-    stage_exit(run.rollback(args.yes).await)
+    run.run_id = run_id;
+    run.lock = Some(held.handle());
+    stage_exit(while_locked(held, run.rollback(args.yes)).await)
 }
 
-/// `status --cluster NAME`.
+/// `status --cluster NAME`, or `status --fleet FILE`.
 pub async fn status(args: StatusArgs) -> i32 {
+    if let Some(fleet_file) = &args.target.fleet {
+        let fleet = match Fleet::load(fleet_file) {
+            Ok(f) => f,
+            Err(e) => return fail(&e),
+        };
+        let states = match StateDir::new(args.target.state_dir.as_deref()) {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string()),
+        };
+        return match crate::migrate::fleet::status(&fleet, fleet_file, &args.target.aws, &states).await {
+            Ok(text) => {
+                print(&text);
+                exit::OK
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
     let (states, cluster) = match open(&args.target).await {
         Ok(o) => o,
         Err(code) => return code,
@@ -330,21 +475,12 @@ pub async fn status(args: StatusArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
-    let records = state.records().unwrap_or_default();
-    let backups = state.backups().unwrap_or_default();
-    let entries_done = records
-        .iter()
-        .any(|r| r.stage == "entries" && matches!(r.event, Event::Done { .. }));
-    let stage = match info.authentication_mode {
-        Some(AuthenticationMode::Api) => "api: done (aws-auth is no longer consulted)",
-        Some(AuthenticationMode::ApiAndConfigMap) if entries_done => {
-            "entries: access entries reconciled; next: verify, then api"
-        }
-        Some(AuthenticationMode::ApiAndConfigMap) => "dual: both sources active; next: entries",
-        Some(AuthenticationMode::ConfigMap) if !backups.is_empty() => "backup: taken; next: dual",
-        Some(AuthenticationMode::ConfigMap) => "not started",
-        None => "unknown mode",
+    let records = match state.records() {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("the journal {}: {e}", state.journal_path().display())),
     };
+    let backups = state.backups().unwrap_or_default();
+    let stage = crate::migrate::stage_summary(info.authentication_mode, &records, &backups);
     let mut text = format!(
         "cluster {} ({}/{})\n  mode   {}\n  stage  {stage}\n  state  {}\n",
         info.name,

@@ -37,6 +37,10 @@ pub struct FleetCluster {
     pub role_arn: Option<String>,
     #[serde(default)]
     pub profile: Option<String>,
+    /// For `migrate --fleet`: the wave the cluster belongs to (waves run in ascending order;
+    /// default 1).
+    #[serde(default)]
+    pub wave: Option<u32>,
 }
 
 impl Fleet {

@@ -53,7 +53,8 @@ pub struct Cluster {
     pub name: String,
     pub sdk: SdkConfig,
     pub eks: Eks,
-    pub kube: KubeAccess,
+    /// Shared with the cluster lock, which renews its Lease beside the run.
+    pub kube: std::sync::Arc<KubeAccess>,
     pub info: ClusterInfo,
 }
 
@@ -99,7 +100,7 @@ impl Cluster {
             name: name.to_string(),
             sdk,
             eks,
-            kube,
+            kube: std::sync::Arc::new(kube),
             info,
         })
     }

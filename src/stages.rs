@@ -91,6 +91,10 @@ pub struct Run<'a> {
     /// `--include-ineffective`: role ARNs with a path are planned too.
     pub include_ineffective: bool,
     pub out: &'a mut dyn FnMut(&str),
+    /// The cluster lock this run holds: once lost, no further change is sent.
+    pub lock: Option<crate::migrate::lock::LockHandle>,
+    /// Blocker findings of the last plan (`code: message`), for reports.
+    pub blockers: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -111,10 +115,22 @@ impl<'a> Run<'a> {
             role_paths,
             include_ineffective: false,
             out,
+            lock: None,
+            blockers: Vec::new(),
         })
     }
 
     fn journal(&self, stage: &str, event: Event) -> Result<(), StageError> {
+        // Every change is journaled as an intent before it is sent: the one place to stop a
+        // run whose cluster lock was taken over or expired.
+        if matches!(event, Event::Intent { .. })
+            && self.lock.as_ref().is_some_and(|l| l.lost())
+        {
+            return Err(StageError::Refused(format!(
+                "the lock on cluster {} was lost (taken over, or not renewed in time): stopping before the next change; run the same command again once the other run is over",
+                self.cluster.name
+            )));
+        }
         self.state.append(&Record {
             time: now(),
             run_id: self.run_id.clone(),
@@ -175,6 +191,13 @@ impl<'a> Run<'a> {
     /// Runs every stage up to `to`, skipping those already done.
     pub async fn migrate(&mut self, to: Stage, opts: &MigrateOptions) -> Result<(), StageError> {
         let plan = self.plan().await?;
+        self.blockers = plan
+            .plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::model::Severity::Blocker)
+            .map(|f| format!("{}: {}", f.code, f.message))
+            .collect();
         let mode = self.cluster.info.authentication_mode;
         let mode_name = mode.map_or("unknown", |m| m.as_str());
         if mode.is_none() {
@@ -1339,7 +1362,7 @@ fn progress_spinner() -> Option<indicatif::ProgressBar> {
 }
 
 /// Asks on the terminal; refuses without one.
-fn confirm_interactively(question: &str) -> Result<bool, StageError> {
+pub fn confirm_interactively(question: &str) -> Result<bool, StageError> {
     if !std::io::stdin().is_terminal() {
         return Err(StageError::Refused(
             "this changes the cluster and there is no terminal to ask on: pass --yes".into(),
