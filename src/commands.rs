@@ -5,16 +5,16 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::{ClusterArgs, MigrateArgs, PlanArgs, RollbackArgs, StatusArgs, exit, fail};
+use crate::fleet::Fleet;
 use crate::live::{Cluster, LivePlan};
+use crate::migrate::fleet::{FleetOptions, FleetRun};
+use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
+use crate::migrate::report::{FleetFormat, render};
 use crate::options::{PolicyMap, RolePaths};
 use crate::plan::{FleetPlan, SCHEMA};
 use crate::reconcile::Operation;
 use crate::report::{self, Format};
 use crate::stages::{MigrateOptions, Run, StageError};
-use crate::fleet::Fleet;
-use crate::migrate::fleet::{FleetOptions, FleetRun};
-use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
-use crate::migrate::report::{FleetFormat, render};
 use crate::state::{Event, StateDir};
 
 async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
@@ -22,14 +22,9 @@ async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
     let sdk = crate::aws::sdk_config(&target.aws)
         .await
         .map_err(|e| fail(&e))?;
-    Cluster::connect(
-        name,
-        sdk,
-        target.kubeconfig.clone(),
-        target.context.clone(),
-    )
-    .await
-    .map_err(|e| fail(&format!("cluster {name}: {e}")))
+    Cluster::connect(name, sdk, target.kubeconfig.clone(), target.context.clone())
+        .await
+        .map_err(|e| fail(&format!("cluster {name}: {e}")))
 }
 
 fn load_options(
@@ -79,7 +74,12 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
     );
     let plan = match planned.await {
         Ok(p) => p,
-        Err(e) => return fail(&format!("cluster {}: {e}", target.cluster.as_deref().unwrap_or_default())),
+        Err(e) => {
+            return fail(&format!(
+                "cluster {}: {e}",
+                target.cluster.as_deref().unwrap_or_default()
+            ));
+        }
     };
     let errors = plan.errors.clone();
     finish_live(&[plan], &errors, args.output)
@@ -244,7 +244,12 @@ async fn lock(
     let caller = crate::migrate::fleet::caller_arn(cluster).await;
     let holder = Holder::new(run_id, &caller, command);
     match Lock::acquire(&cluster.kube, &cluster.name, holder, take_over).await {
-        Ok(l) => Ok(l),
+        Ok(l) => {
+            if let Some(note) = l.taken_over() {
+                eprintln!("note: {note}");
+            }
+            Ok(l)
+        }
         Err(LockError::Held(why)) => {
             eprintln!("refused: {why}");
             Err(exit::REFUSED)
@@ -277,7 +282,14 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
     let run_id = crate::state::new_run_id();
     let mutating = args.to != crate::stages::Stage::Backup;
     let held = if mutating {
-        match lock(&cluster, &run_id, &format!("migrate --to {}", args.to.name()), args.take_over_lock).await {
+        match lock(
+            &cluster,
+            &run_id,
+            &format!("migrate --to {}", args.to.name()),
+            args.take_over_lock,
+        )
+        .await
+        {
             Ok(l) => Some(l),
             Err(code) => return code,
         }
@@ -365,7 +377,8 @@ async fn migrate_fleet(
         Err(e) => return fail(&e.to_string()),
     };
     if let Some(path) = &args.fleet.report_html
-        && let Err(e) = crate::migrate::fleet::write_report(path, &render(&report, FleetFormat::Html))
+        && let Err(e) =
+            crate::migrate::fleet::write_report(path, &render(&report, FleetFormat::Html))
     {
         return fail(&format!("--report-html {}: {e}", path.display()));
     }
@@ -458,7 +471,9 @@ pub async fn status(args: StatusArgs) -> i32 {
             Ok(s) => s,
             Err(e) => return fail(&e.to_string()),
         };
-        return match crate::migrate::fleet::status(&fleet, fleet_file, &args.target.aws, &states).await {
+        return match crate::migrate::fleet::status(&fleet, fleet_file, &args.target.aws, &states)
+            .await
+        {
             Ok(text) => {
                 print(&text);
                 exit::OK
@@ -477,7 +492,12 @@ pub async fn status(args: StatusArgs) -> i32 {
     };
     let records = match state.records() {
         Ok(r) => r,
-        Err(e) => return fail(&format!("the journal {}: {e}", state.journal_path().display())),
+        Err(e) => {
+            return fail(&format!(
+                "the journal {}: {e}",
+                state.journal_path().display()
+            ));
+        }
     };
     let backups = state.backups().unwrap_or_default();
     let stage = crate::migrate::stage_summary(info.authentication_mode, &records, &backups);

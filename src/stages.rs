@@ -123,9 +123,7 @@ impl<'a> Run<'a> {
     fn journal(&self, stage: &str, event: Event) -> Result<(), StageError> {
         // Every change is journaled as an intent before it is sent: the one place to stop a
         // run whose cluster lock was taken over or expired.
-        if matches!(event, Event::Intent { .. })
-            && self.lock.as_ref().is_some_and(|l| l.lost())
-        {
+        if matches!(event, Event::Intent { .. }) && self.lock.as_ref().is_some_and(|l| l.lost()) {
             return Err(StageError::Refused(format!(
                 "the lock on cluster {} was lost (taken over, or not renewed in time): stopping before the next change; run the same command again once the other run is over",
                 self.cluster.name

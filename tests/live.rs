@@ -683,6 +683,12 @@ async fn the_gate_refuses_without_a_cluster_admin_and_when_the_caller_would_lose
                     &["authorization.k8s.io"],
                     &["subjectaccessreviews"],
                 ),
+                // The cluster lock.
+                eks_sim::rbac::rule(
+                    &["get", "create", "update"],
+                    &["coordination.k8s.io"],
+                    &["leases"],
+                ),
             ]),
             aggregation_rule: None,
         })

@@ -155,7 +155,12 @@ pub fn progress_path(states: &StateDir, fleet_file: &Path) -> PathBuf {
     let hash = hex::encode(Sha256::digest(absolute.to_string_lossy().as_bytes()));
     let stem = fleet_file
         .file_stem()
-        .map(|s| s.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "_"))
+        .map(|s| {
+            s.to_string_lossy().replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "_",
+            )
+        })
         .unwrap_or_else(|| "fleet".into());
     states
         .root()
@@ -243,8 +248,8 @@ pub fn waves(fleet: &Fleet, canary: usize) -> Vec<(u32, Vec<usize>)> {
     by_wave.into_iter().collect()
 }
 
-/// Shows what the clusters do: one bar per running cluster and a total on a terminal, one
-/// line per event otherwise (CI logs).
+/// Shows what the clusters do on stderr (stdout carries the report): one bar per running
+/// cluster and a total on a terminal, one line per event otherwise (CI logs).
 pub struct Progress {
     multi: Option<indicatif::MultiProgress>,
     total: Option<indicatif::ProgressBar>,
@@ -286,7 +291,7 @@ impl Progress {
                 bar.enable_steady_tick(std::time::Duration::from_millis(120));
                 self.bars.borrow_mut().insert(cluster.to_string(), bar);
             }
-            None => println!("{cluster}: started"),
+            None => eprintln!("{cluster}: started"),
         }
     }
 
@@ -295,7 +300,7 @@ impl Progress {
             Some(bar) => bar.set_message(line.lines().next().unwrap_or_default().to_string()),
             None => {
                 for l in line.lines() {
-                    println!("{cluster}: {l}");
+                    eprintln!("{cluster}: {l}");
                 }
             }
         }
@@ -308,7 +313,7 @@ impl Progress {
                 let _ = m.println(format!("{cluster}: {} {detail}", outcome.as_str()));
             }
         } else {
-            println!("{cluster}: {} {detail}", outcome.as_str());
+            eprintln!("{cluster}: {} {detail}", outcome.as_str());
         }
         if let Some(t) = &self.total {
             t.inc(1);
@@ -316,10 +321,13 @@ impl Progress {
     }
 
     fn wave(&self, wave: u32, size: usize) {
-        let text = format!("wave {wave}: {size} cluster{}", if size == 1 { "" } else { "s" });
+        let text = format!(
+            "wave {wave}: {size} cluster{}",
+            if size == 1 { "" } else { "s" }
+        );
         match &self.total {
             Some(t) => t.set_message(text),
-            None => println!("== {text}"),
+            None => eprintln!("== {text}"),
         }
     }
 
@@ -360,7 +368,14 @@ impl FleetRun<'_> {
         for (wave, members) in waves(self.fleet, self.options.canary) {
             if failures.get() >= self.options.max_failures.max(1) {
                 for &i in &members {
-                    results[i] = Some(self.not_started(i, wave, "the failure threshold was reached in an earlier wave"));
+                    results[i] = Some(match done_earlier(&earlier, &self.fleet.clusters[i], to) {
+                        Some(r) => self.already_done(i, wave, r),
+                        None => self.not_started(
+                            i,
+                            wave,
+                            "the failure threshold was reached in an earlier wave",
+                        ),
+                    });
                 }
                 continue;
             }
@@ -370,20 +385,28 @@ impl FleetRun<'_> {
                 .map(|&i| {
                     let c = &self.fleet.clusters[i];
                     let budget = budgets[&budget_key(c, self.defaults)].clone();
-                    let (global, failures, progress, earlier, run_id, progress_file) =
-                        (&global, &failures, &progress, &earlier, &run_id, &progress_file);
+                    let (global, failures, progress, earlier, run_id, progress_file) = (
+                        &global,
+                        &failures,
+                        &progress,
+                        &earlier,
+                        &run_id,
+                        &progress_file,
+                    );
                     async move {
+                        // Done in an earlier run: reported, not touched, nothing recorded.
+                        if let Some(r) = done_earlier(earlier, c, to) {
+                            return (i, self.already_done(i, wave, r));
+                        }
                         let _budget = budget.acquire().await;
                         let _slot = global.acquire().await;
                         if failures.get() >= self.options.max_failures.max(1) {
-                            return (i, self.not_started(i, wave, "the failure threshold was reached"));
+                            return (
+                                i,
+                                self.not_started(i, wave, "the failure threshold was reached"),
+                            );
                         }
-                        let result = if let Some(r) = done_earlier(earlier, c, to) {
-                            ClusterResult {
-                                detail: format!("reached {} in run {}", r.target, r.run_id),
-                                ..self.blank(i, wave, Outcome::AlreadyDone)
-                            }
-                        } else {
+                        let result = {
                             progress.start(&c.name);
                             let r = self.migrate_one(i, wave, to, opts, run_id, progress).await;
                             progress.finish(&c.name, r.outcome, &r.detail);
@@ -392,7 +415,7 @@ impl FleetRun<'_> {
                         if result.outcome.counts_as_failure() {
                             failures.set(failures.get() + 1);
                         }
-                        if result.outcome != Outcome::AlreadyDone {
+                        {
                             let record = FleetRecord {
                                 time: now(),
                                 run_id: run_id.clone(),
@@ -403,7 +426,11 @@ impl FleetRun<'_> {
                                 detail: result.detail.clone(),
                             };
                             if let Err(e) = append_progress(progress_file, &record) {
-                                eprintln!("warning: cannot record {}'s result in {}: {e}", c.name, progress_file.display());
+                                eprintln!(
+                                    "warning: cannot record {}'s result in {}: {e}",
+                                    c.name,
+                                    progress_file.display()
+                                );
                             }
                         }
                         (i, result)
@@ -441,6 +468,13 @@ impl FleetRun<'_> {
         }
     }
 
+    fn already_done(&self, i: usize, wave: u32, r: &FleetRecord) -> ClusterResult {
+        ClusterResult {
+            detail: format!("reached {} in run {}", r.target, r.run_id),
+            ..self.blank(i, wave, Outcome::AlreadyDone)
+        }
+    }
+
     fn not_started(&self, i: usize, wave: u32, why: &str) -> ClusterResult {
         ClusterResult {
             detail: why.into(),
@@ -462,7 +496,10 @@ impl FleetRun<'_> {
         let aws = AwsArgs {
             region: c.region.clone().or_else(|| self.defaults.region.clone()),
             profile: c.profile.clone().or_else(|| self.defaults.profile.clone()),
-            role_arn: c.role_arn.clone().or_else(|| self.defaults.role_arn.clone()),
+            role_arn: c
+                .role_arn
+                .clone()
+                .or_else(|| self.defaults.role_arn.clone()),
         };
         let sdk = match crate::aws::sdk_config(&aws).await {
             Ok(s) => s,
@@ -480,11 +517,25 @@ impl FleetRun<'_> {
         };
         result.account = Some(cluster.info.account.clone());
         result.region = Some(cluster.info.region.clone());
-        result.mode_before = cluster.info.authentication_mode.map(|m| m.as_str().to_string());
+        result.mode_before = cluster
+            .info
+            .authentication_mode
+            .map(|m| m.as_str().to_string());
         let caller = caller_arn(&cluster).await;
-        let holder = Holder::new(run_id, &caller, &format!("migrate --fleet --to {}", to.name()));
-        let lock = match Lock::acquire(&cluster.kube, &c.name, holder, self.options.take_over_lock).await {
-            Ok(l) => l,
+        let holder = Holder::new(
+            run_id,
+            &caller,
+            &format!("migrate --fleet --to {}", to.name()),
+        );
+        let lock = match Lock::acquire(&cluster.kube, &c.name, holder, self.options.take_over_lock)
+            .await
+        {
+            Ok(l) => {
+                if let Some(note) = l.taken_over() {
+                    progress.line(&c.name, &format!("note: {note}"));
+                }
+                l
+            }
             Err(LockError::Held(why)) => {
                 result.outcome = Outcome::Locked;
                 result.detail = why;
@@ -506,7 +557,13 @@ impl FleetRun<'_> {
         };
         let handle = lock.handle();
         let (outcome, blockers) = {
-            let mut run = match Run::new(&mut cluster, self.states, self.policy_map, self.role_paths, &mut out) {
+            let mut run = match Run::new(
+                &mut cluster,
+                self.states,
+                self.policy_map,
+                self.role_paths,
+                &mut out,
+            ) {
                 Ok(r) => r,
                 Err(e) => {
                     result.detail = e.to_string();
@@ -541,7 +598,11 @@ impl FleetRun<'_> {
 
 /// The record of an earlier run that took `c` to `to` or further, if the last record of that
 /// cluster says so.
-fn done_earlier<'r>(earlier: &'r [FleetRecord], c: &FleetCluster, to: Stage) -> Option<&'r FleetRecord> {
+fn done_earlier<'r>(
+    earlier: &'r [FleetRecord],
+    c: &FleetCluster,
+    to: Stage,
+) -> Option<&'r FleetRecord> {
     let last = earlier
         .iter()
         .rev()
@@ -551,9 +612,15 @@ fn done_earlier<'r>(earlier: &'r [FleetRecord], c: &FleetCluster, to: Stage) -> 
 }
 
 fn stage_by_name(name: &str) -> Option<Stage> {
-    [Stage::Backup, Stage::Dual, Stage::Entries, Stage::Verify, Stage::Api]
-        .into_iter()
-        .find(|s| s.name() == name)
+    [
+        Stage::Backup,
+        Stage::Dual,
+        Stage::Entries,
+        Stage::Verify,
+        Stage::Api,
+    ]
+    .into_iter()
+    .find(|s| s.name() == name)
 }
 
 /// The caller's ARN, for the lock's holder (never a credential).
@@ -570,11 +637,18 @@ pub async fn caller_arn(cluster: &Cluster) -> String {
 /// The last verification journaled for the cluster.
 pub fn last_verification(states: &StateDir, cluster: &Cluster) -> Option<(bool, String)> {
     let info = &cluster.info;
-    let state = states.cluster(&info.account, &info.region, &info.name).ok()?;
-    state.records().ok()?.iter().rev().find_map(|r| match &r.event {
-        Event::Verified { passed, detail, .. } => Some((*passed, detail.clone())),
-        _ => None,
-    })
+    let state = states
+        .cluster(&info.account, &info.region, &info.name)
+        .ok()?;
+    state
+        .records()
+        .ok()?
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            Event::Verified { passed, detail, .. } => Some((*passed, detail.clone())),
+            _ => None,
+        })
 }
 
 /// `status --fleet FILE`: each cluster's mode, stage, lock and last fleet result, read a few
@@ -636,13 +710,14 @@ pub async fn status(
                     Err(e) => return unreachable(e.to_string()),
                 };
                 let info = &cluster.info;
-                let (records, backups) = match states.cluster(&info.account, &info.region, &info.name) {
-                    Ok(st) => match st.records() {
-                        Ok(r) => (r, st.backups().unwrap_or_default()),
-                        Err(e) => return unreachable(format!("its journal: {e}")),
-                    },
-                    Err(e) => return unreachable(e.to_string()),
-                };
+                let (records, backups) =
+                    match states.cluster(&info.account, &info.region, &info.name) {
+                        Ok(st) => match st.records() {
+                            Ok(r) => (r, st.backups().unwrap_or_default()),
+                            Err(e) => return unreachable(format!("its journal: {e}")),
+                        },
+                        Err(e) => return unreachable(e.to_string()),
+                    };
                 let lock = match lock_state(&cluster).await {
                     Ok(state) => match state.holder() {
                         None => "free".to_string(),
@@ -660,8 +735,12 @@ pub async fn status(
                         .authentication_mode
                         .map_or("unknown", |m| m.as_str())
                         .to_string(),
-                    stage: crate::migrate::stage_summary(info.authentication_mode, &records, &backups)
-                        .to_string(),
+                    stage: crate::migrate::stage_summary(
+                        info.authentication_mode,
+                        &records,
+                        &backups,
+                    )
+                    .to_string(),
                     lock,
                     last,
                 }
@@ -709,7 +788,10 @@ mod tests {
         let f = fleet(
             "clusters:\n- {name: a}\n- {name: b, wave: 2}\n- {name: c}\n- {name: d, wave: 3}\n- {name: e, wave: 2}\n",
         );
-        assert_eq!(waves(&f, 0), vec![(1, vec![0, 2]), (2, vec![1, 4]), (3, vec![3])]);
+        assert_eq!(
+            waves(&f, 0),
+            vec![(1, vec![0, 2]), (2, vec![1, 4]), (3, vec![3])]
+        );
         assert_eq!(
             waves(&f, 2),
             vec![(0, vec![0, 1]), (1, vec![2]), (2, vec![4]), (3, vec![3])]
@@ -726,9 +808,15 @@ mod tests {
             profile: None,
             role_arn: None,
         };
-        assert_eq!(budget_key(&f.clusters[0], &d), "account 111122223333, eu-west-1");
+        assert_eq!(
+            budget_key(&f.clusters[0], &d),
+            "account 111122223333, eu-west-1"
+        );
         assert_eq!(budget_key(&f.clusters[1], &d), "profile p, eu-west-1");
-        assert_eq!(budget_key(&f.clusters[2], &d), "default credentials, us-east-1");
+        assert_eq!(
+            budget_key(&f.clusters[2], &d),
+            "default credentials, us-east-1"
+        );
     }
 
     #[test]
@@ -775,7 +863,10 @@ mod tests {
         assert!(done_earlier(&[rec("entries", Outcome::Done)], &c, Stage::Api).is_none());
         assert!(
             done_earlier(
-                &[rec("entries", Outcome::Done), rec("entries", Outcome::Failed)],
+                &[
+                    rec("entries", Outcome::Done),
+                    rec("entries", Outcome::Failed)
+                ],
                 &c,
                 Stage::Entries
             )

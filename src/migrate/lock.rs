@@ -43,10 +43,32 @@ pub fn lease_duration() -> Duration {
 /// Who takes the lock.
 #[derive(Debug, Clone)]
 pub struct Holder {
-    /// `user@host run RUN_ID`: readable by the operator who meets the lock.
+    /// `user@host pid PID run RUN_ID`: readable by the operator who meets the lock.
     pub identity: String,
     pub caller_arn: String,
     pub command: String,
+}
+
+/// The host and process id in a holder identity this tool wrote.
+fn host_and_pid(identity: &str) -> Option<(&str, u32)> {
+    let (user_host, rest) = identity.split_once(" pid ")?;
+    let host = user_host.split_once('@')?.1;
+    let pid = rest.split_once(" run ")?.0.parse().ok()?;
+    Some((host, pid))
+}
+
+/// Whether the lock's holder is a process of this machine that no longer exists (a run that
+/// crashed here): then its lock is provably stale, whatever its renew time says. Only where
+/// `/proc` tells; elsewhere the holder is presumed alive.
+fn holder_died_here(identity: &str, our_identity: &str) -> bool {
+    let (Some((host, pid)), Some((our_host, _))) =
+        (host_and_pid(identity), host_and_pid(our_identity))
+    else {
+        return false;
+    };
+    host == our_host
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl Holder {
@@ -61,7 +83,7 @@ impl Holder {
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown-host".into());
         Holder {
-            identity: format!("{user}@{host} run {run_id}"),
+            identity: format!("{user}@{host} pid {} run {run_id}", std::process::id()),
             caller_arn: caller_arn.to_string(),
             command: command.to_string(),
         }
@@ -74,8 +96,16 @@ pub enum LockError {
     /// Someone else holds it (or held it and stopped renewing: `stale`).
     #[error("{0}")]
     Held(String),
-    #[error("the cluster lock (Lease kube-system/{LEASE_NAME}): {0}")]
+    #[error("the cluster lock (Lease kube-system/{LEASE_NAME}): {0}{hint}", hint = rbac_hint(.0))]
     Kube(#[from] KubeError),
+}
+
+fn rbac_hint(e: &KubeError) -> &'static str {
+    if e.status() == Some(403) {
+        "\n  the caller needs get, create and update on leases (coordination.k8s.io) in kube-system; cluster admins have them"
+    } else {
+        ""
+    }
 }
 
 impl From<kube::Error> for LockError {
@@ -176,6 +206,7 @@ pub struct Lock {
     holder: Holder,
     duration: Duration,
     handle: LockHandle,
+    taken_over: Option<String>,
 }
 
 /// Shared with the run: whether the lock was lost.
@@ -240,6 +271,7 @@ impl Lock {
                 ..LeaseSpec::default()
             }),
         };
+        let mut taken_over = None;
         let taken = match api.get_opt(LEASE_NAME).await? {
             None => match api.create(&PostParams::default(), &wanted(0, None)).await {
                 Ok(l) => l,
@@ -254,14 +286,17 @@ impl Lock {
             },
             Some(current) => {
                 let state = LeaseState::of(&current);
-                if let LeaseState::Held { .. } = &state {
+                if let LeaseState::Held { holder: h, .. } = &state {
                     let what = state.describe(cluster, now);
-                    if state.is_live(now) {
+                    if holder_died_here(h, &holder.identity) {
+                        taken_over = Some(format!(
+                            "{what}: that process no longer runs on this machine, so its lock is taken over"
+                        ));
+                    } else if state.is_live(now) {
                         return Err(LockError::Held(format!(
                             "{what}; wait for that run to finish (the lock is released at its end)"
                         )));
-                    }
-                    if !take_over {
+                    } else if !take_over {
                         return Err(LockError::Held(format!(
                             "{what}: the lock is stale (not renewed within its {}s), so that run has probably died; \
                              check, then pass --take-over-lock to take it over",
@@ -271,6 +306,8 @@ impl Lock {
                                 .and_then(|s| s.lease_duration_seconds)
                                 .unwrap_or_default()
                         )));
+                    } else {
+                        taken_over = Some(format!("{what}: the stale lock is taken over"));
                     }
                 }
                 let transitions = current
@@ -305,7 +342,13 @@ impl Lock {
             holder,
             duration,
             handle: LockHandle::default(),
+            taken_over,
         })
+    }
+
+    /// When the lock was taken from an earlier holder: who, and why that was safe.
+    pub fn taken_over(&self) -> Option<&str> {
+        self.taken_over.as_deref()
     }
 
     pub fn handle(&self) -> LockHandle {
@@ -334,7 +377,10 @@ impl Lock {
             Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {
                 match api.get_opt(LEASE_NAME).await? {
                     Some(current)
-                        if current.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
+                        if current
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.holder_identity.as_deref())
                             == Some(self.holder.identity.as_str()) =>
                     {
                         // Still ours (a write that did not change the holder): retry on it.
@@ -453,10 +499,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_dead_process_of_this_machine_loses_its_lock_at_once() {
+        let me = format!("ops@here pid {} run r2", std::process::id());
+        // This very process is alive.
+        assert!(!holder_died_here(&me.replace("r2", "r1"), &me));
+        // A pid that cannot exist (above the kernel's maximum).
+        assert!(holder_died_here("ops@here pid 4294967295 run r1", &me));
+        assert!(!holder_died_here(
+            "ops@elsewhere pid 4294967295 run r1",
+            &me
+        ));
+        assert!(!holder_died_here("someone else's text", &me));
+    }
+
+    #[test]
     fn the_refusal_names_the_holder_and_since_when() {
         let (l, now) = lease(Some("alice@laptop run 20261206T101010Z-1"), 12, 60);
         let text = LeaseState::of(&l).describe("prod", now);
-        assert!(text.contains("alice@laptop run 20261206T101010Z-1"), "{text}");
+        assert!(
+            text.contains("alice@laptop run 20261206T101010Z-1"),
+            "{text}"
+        );
         assert!(text.contains("since 2027-01-15T07:59:48Z"), "{text}");
         assert!(text.contains("last renewed 12s ago"), "{text}");
     }

@@ -154,8 +154,11 @@ fn markdown(report: &FleetReport) -> String {
             md_cell(&first_line(&c.detail, 200)),
         );
     }
-    let with_blockers: Vec<&ClusterResult> =
-        report.clusters.iter().filter(|c| !c.blockers.is_empty()).collect();
+    let with_blockers: Vec<&ClusterResult> = report
+        .clusters
+        .iter()
+        .filter(|c| !c.blockers.is_empty())
+        .collect();
     if !with_blockers.is_empty() {
         let _ = writeln!(s, "\n### Blockers\n");
         for c in with_blockers {
@@ -199,7 +202,11 @@ fn html(report: &FleetReport) -> String {
          <title>aws-auth-migrate fleet report: {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
         escape(&report.fleet)
     );
-    let _ = writeln!(s, "<h1>Fleet migration to <code>{}</code></h1>", escape(&report.target));
+    let _ = writeln!(
+        s,
+        "<h1>Fleet migration to <code>{}</code></h1>",
+        escape(&report.target)
+    );
     let _ = writeln!(
         s,
         "<p>Fleet file <code>{}</code>, run <code>{}</code>.</p>",
@@ -210,7 +217,12 @@ fn html(report: &FleetReport) -> String {
     for o in ORDER {
         let n = report.count(o);
         if n > 0 {
-            let _ = write!(s, "<span class=\"{}\">{n} {}</span>", o.as_str(), o.as_str());
+            let _ = write!(
+                s,
+                "<span class=\"{}\">{n} {}</span>",
+                o.as_str(),
+                o.as_str()
+            );
         }
     }
     let _ = writeln!(s, "</p>");
@@ -285,13 +297,19 @@ mod tests {
             fleet: "fleet.yaml".into(),
             target: "entries".into(),
             run_id: "r1".into(),
-            clusters: vec![result("prod", Outcome::Done), result("dev|x", Outcome::Failed)],
+            clusters: vec![
+                result("prod", Outcome::Done),
+                result("dev|x", Outcome::Failed),
+            ],
         }
     }
 
     #[test]
     fn the_headline_counts_outcomes() {
-        assert_eq!(headline(&report()), "2 clusters to entries: 1 done, 1 failed");
+        assert_eq!(
+            headline(&report()),
+            "2 clusters to entries: 1 done, 1 failed"
+        );
     }
 
     #[test]
@@ -299,7 +317,10 @@ mod tests {
         let h = html(&report());
         assert!(!h.contains("<script>"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(!h.contains("http://") && !h.contains("https://"), "no network resources");
+        assert!(
+            !h.contains("http://") && !h.contains("https://"),
+            "no network resources"
+        );
         assert!(h.contains("<tr class=\"failed\" data-cluster=\"dev|x\">"));
     }
 
