@@ -563,6 +563,8 @@ fn authenticate(
         return Err(invalid_token());
     }
     if key.expires_at.is_some_and(|t| sim.now() > t) {
+        // 403 on both protocols: IAM and STS answer `ExpiredToken` with 403 on the wire
+        // (STS's modeled ExpiredTokenException, 400, is about a token passed as a parameter).
         return Err(pick(
             (
                 "ExpiredTokenException",
@@ -571,7 +573,7 @@ fn authenticate(
             ),
             (
                 "ExpiredToken",
-                400,
+                403,
                 "The security token included in the request is expired",
             ),
         ));

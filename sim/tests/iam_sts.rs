@@ -152,6 +152,50 @@ async fn assumed_credentials_reach_the_other_accounts_clusters() {
     assert_eq!(service_error(r).0, "ExpiredTokenException");
 }
 
+/// Expired session credentials: `ExpiredToken` with 403 on IAM and STS (as their wire answers
+/// are reported; the conformance test checks the same), `ExpiredTokenException` 403 on EKS.
+#[tokio::test]
+async fn expired_session_credentials_answer_403_on_every_service() {
+    let server = start(base()).await;
+    let sts = sts_as(&server, ADMIN_KEY, ADMIN_SECRET).await;
+    let out = sts
+        .assume_role()
+        .role_arn(role(B, "CrossAccountAdmin"))
+        .role_session_name("expiring")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let cfg = sdk_config(
+        &server,
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+    )
+    .await;
+    let (sts, iam, eks) = (
+        aws_sdk_sts::Client::new(&cfg),
+        aws_sdk_iam::Client::new(&cfg),
+        aws_sdk_eks::Client::new(&cfg),
+    );
+    sts.get_caller_identity().send().await.unwrap();
+    server.sim().advance_clock(Duration::from_secs(3601));
+
+    let r = sts.get_caller_identity().send().await;
+    assert_eq!(status_of(&r), 403);
+    assert_service_error(
+        r,
+        "ExpiredToken",
+        "The security token included in the request is expired",
+    );
+    let r = iam.get_role().role_name("CrossAccountAdmin").send().await;
+    assert_eq!(status_of(&r), 403);
+    assert_eq!(service_error(r).0, "ExpiredToken");
+    let r = eks.list_clusters().send().await;
+    assert_eq!(status_of(&r), 403);
+    assert_eq!(service_error(r).0, "ExpiredTokenException");
+}
+
 #[tokio::test]
 async fn iam_get_role_get_user_and_list_roles() {
     let server = start(base()).await;
