@@ -3,94 +3,18 @@
 //! a crashed fleet run resumed, two runs on one cluster, stale and dead-process locks.
 
 mod common;
+mod fleet_support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use common::*;
 use eks_sim::faults::{FaultConfig, Throttle};
-use eks_sim::world::{ClusterKey, ClusterSpec, World, WorldBuilder};
+use eks_sim::world::{ClusterKey, World};
 use eks_sim::{Sim, SimServer};
+use fleet_support::*;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-
-const ACCOUNTS: [&str; 3] = ["111122223333", "444455556666", "777788889999"];
-const KEY: &str = "AKIAFLEETADMIN000001";
-const SECRET: &str = "fleet/admin/SECRET/0001";
-
-fn admin() -> String {
-    format!("arn:aws:iam::{}:user/admin", ACCOUNTS[0])
-}
-
-fn migrator(account: &str) -> String {
-    format!("arn:aws:iam::{account}:role/migrator")
-}
-
-/// A cluster as a team runs it: a node group, an admin role, a read-only group; created by the
-/// account's migrator role (which thereby has the creator's admin access in CONFIG_MAP).
-fn cluster(name: &str, account: &str) -> ClusterSpec {
-    ClusterSpec::new(name, account, REGION)
-        .creator(migrator(account))
-        .nodegroup("general", format!("arn:aws:iam::{account}:role/NodeRole"), "AL2023_x86_64_STANDARD")
-        .aws_auth_key(
-            "mapRoles",
-            format!(
-                "- rolearn: arn:aws:iam::{account}:role/NodeRole\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n\
-                 - rolearn: arn:aws:iam::{account}:role/admin\n  username: admin\n  groups:\n  - system:masters\n\
-                 - rolearn: arn:aws:iam::{account}:role/reader\n  username: reader:{{{{SessionName}}}}\n  groups:\n  - readers\n"
-            ),
-        )
-}
-
-/// `n` clusters spread over the three accounts (cluster i in account i % 3).
-fn world(n: usize) -> WorldBuilder {
-    let mut w = World::builder()
-        .seed(5)
-        .update_duration(Duration::from_millis(100))
-        .caller(KEY);
-    for a in ACCOUNTS {
-        w = w.account(a);
-    }
-    w = w.user(ACCOUNTS[0], "/", "admin", KEY, SECRET);
-    for a in ACCOUNTS {
-        w = w
-            .role_trusting(a, "/", "migrator", &[&admin()])
-            .role(a, "/", "untrusting")
-            .role(a, "/", "NodeRole")
-            .role(a, "/", "admin")
-            .role(a, "/", "reader");
-    }
-    for i in 0..n {
-        w = w.cluster(cluster(&name(i), ACCOUNTS[i % 3]));
-    }
-    w
-}
-
-fn name(i: usize) -> String {
-    format!("c{i:02}")
-}
-
-/// A fleet file for clusters `0..n`, in waves of `wave_size`; `broken` clusters are reached
-/// through a role that does not trust the caller, so they fail.
-fn fleet_file(dir: &Path, n: usize, wave_size: usize, broken: &[usize]) -> std::path::PathBuf {
-    let mut text = String::from("clusters:\n");
-    for i in 0..n {
-        let account = ACCOUNTS[i % 3];
-        let role = if broken.contains(&i) {
-            format!("arn:aws:iam::{account}:role/untrusting")
-        } else {
-            migrator(account)
-        };
-        text.push_str(&format!(
-            "  - name: {}\n    region: {REGION}\n    roleArn: {role}\n    wave: {}\n",
-            name(i),
-            i / wave_size + 1
-        ));
-    }
-    let path = dir.join("fleet.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 async fn fleet_run(
     server: &SimServer,
@@ -515,5 +439,93 @@ async fn a_stale_lock_is_taken_over_only_when_asked_and_a_live_one_never() {
         refused.stderr.contains("wait for that run to finish"),
         "{}",
         refused.text()
+    );
+}
+
+/// Chromium from Debian's packages, if installed.
+fn chromium() -> Option<std::path::PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_opens_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "skipped: Chromium is not installed (apt-get install chromium); the HTML report was not opened in a browser"
+        );
+        return;
+    };
+    let sim = world(3).build().unwrap();
+    let server = eks_sim::start(sim.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let fleet = fleet_file(dir.path(), 3, 3, &[2]);
+    let html = dir.path().join("report.html");
+    let out = fleet_run(
+        &server,
+        &state,
+        &[
+            "migrate",
+            "--fleet",
+            fleet.to_str().unwrap(),
+            "--to",
+            "entries",
+            "--yes",
+            "--max-failures",
+            "2",
+            "--report-html",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    out.expect_code(1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    // Self-contained: nothing to fetch, nothing to run.
+    for outside in ["src=", "href=", "<link", "@import", "url(", "<script"] {
+        assert!(!page.contains(outside), "{outside} in the page");
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("report.png");
+    let browse = |extra: &[String]| {
+        let mut cmd = std::process::Command::new(&browser);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", html.display()));
+        cmd.output().expect("chromium runs")
+    };
+    // The DOM the browser built: the table with one row per cluster, results as classes.
+    let dom = browse(&["--dump-dom".to_string()]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for (cluster, result) in [("c00", "done"), ("c01", "done"), ("c02", "failed")] {
+        assert!(
+            dom.contains(&format!(
+                "<tr class=\"{result}\" data-cluster=\"{cluster}\">"
+            )),
+            "{cluster} {result}:\n{dom}"
+        );
+    }
+    assert!(dom.contains("2 done") && dom.contains("1 failed"), "{dom}");
+    // And it paints: a screenshot of the page.
+    browse(&[format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "{} bytes",
+        png.len()
     );
 }

@@ -317,10 +317,9 @@ mod tests {
         let h = html(&report());
         assert!(!h.contains("<script>"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(
-            !h.contains("http://") && !h.contains("https://"),
-            "no network resources"
-        );
+        for outside in ["src=", "href=", "<link", "@import", "url(", "<script"] {
+            assert!(!h.contains(outside), "{outside}: no network resources, no scripts");
+        }
         assert!(h.contains("<tr class=\"failed\" data-cluster=\"dev|x\">"));
     }
 
