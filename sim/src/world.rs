@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -396,6 +397,10 @@ pub struct ClusterSpec {
     pub access_entries: Vec<AccessEntrySpec>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `coordination.k8s.io/v1` Leases (namespace defaults to `kube-system`), e.g. a migration
+    /// lock already held when the simulator starts.
+    #[serde(default)]
+    pub leases: Vec<Lease>,
 }
 
 fn default_k8s_version() -> String {
@@ -439,6 +444,7 @@ impl ClusterSpec {
             fargate_profiles: Vec::new(),
             access_entries: Vec::new(),
             tags: BTreeMap::new(),
+            leases: Vec::new(),
         }
     }
 
@@ -551,6 +557,12 @@ impl ClusterSpec {
 
     pub fn tag(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.tags.insert(k.into(), v.into());
+        self
+    }
+
+    /// Seeds a Lease (namespace `kube-system` when the object names none).
+    pub fn lease(mut self, lease: Lease) -> Self {
+        self.leases.push(lease);
         self
     }
 }
@@ -1303,6 +1315,8 @@ pub struct ClusterState {
     pub role_bindings: BTreeMap<(String, String), RoleBinding>,
     pub namespaces: BTreeMap<String, Namespace>,
     pub nodes: BTreeMap<String, Node>,
+    /// `coordination.k8s.io` Leases keyed by (namespace, name).
+    pub leases: BTreeMap<(String, String), Lease>,
     /// Last resourceVersion handed out (cluster-wide, like etcd's revision).
     pub resource_version: u64,
     /// Seed for ids generated on this cluster.
@@ -2235,6 +2249,7 @@ fn build_cluster_cached(
         role_bindings: BTreeMap::new(),
         namespaces: BTreeMap::new(),
         nodes: BTreeMap::new(),
+        leases: BTreeMap::new(),
         resource_version: 0,
         id_state: seed,
     };
@@ -2398,6 +2413,35 @@ fn build_cluster_cached(
             .clone();
         stamp(&mut state, &mut b.metadata);
         state.role_bindings.insert((ns, n), b);
+    }
+    for mut lease in spec.leases {
+        let n = lease
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| invalid(format!("cluster {name}: a Lease has no name")))?;
+        let ns = lease
+            .metadata
+            .namespace
+            .get_or_insert_with(|| KUBE_SYSTEM.to_string())
+            .clone();
+        if !state.namespaces.contains_key(&ns) {
+            return Err(invalid(format!(
+                "cluster {name}: Lease {ns}/{n} is in namespace {ns}, which the cluster does not have"
+            )));
+        }
+        if let Err(problems) = crate::kube::leases::validate(&lease) {
+            return Err(invalid(format!(
+                "cluster {name}: Lease {ns}/{n}: {problems}"
+            )));
+        }
+        if state.leases.contains_key(&(ns.clone(), n.clone())) {
+            return Err(invalid(format!(
+                "cluster {name}: Lease {ns}/{n} is defined twice"
+            )));
+        }
+        stamp(&mut state, &mut lease.metadata);
+        state.leases.insert((ns, n), lease);
     }
     Ok(state)
 }

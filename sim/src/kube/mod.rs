@@ -9,6 +9,7 @@
 pub mod authn;
 pub mod authz;
 pub mod client;
+pub mod leases;
 pub mod objects;
 pub mod request;
 pub mod status;

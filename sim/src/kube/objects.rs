@@ -1,5 +1,5 @@
-//! The API slice itself: ConfigMaps (read and write), RBAC objects, namespaces and nodes (read),
-//! access reviews, `/version` and discovery.
+//! The API slice itself: ConfigMaps and Leases (read and write), RBAC objects, namespaces and
+//! nodes (read), access reviews, `/version` and discovery.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::authn::Identity;
 use super::authz;
+use super::leases;
 use super::request::{RequestInfo, query_param};
 use super::status::{self, ApiError};
 use crate::rbac::{self, Action, ResourceAction};
@@ -49,6 +50,7 @@ pub fn serve(
             }
             match (r.api_group.as_str(), r.resource.as_str()) {
                 ("", "configmaps") => config_maps(sim, state, r, req),
+                (leases::GROUP, "leases") => leases::serve(state, r, req, sim.now()),
                 ("", "namespaces") => read_only(r, req, rv, "Namespace", "v1", || {
                     state.namespaces.values().map(to_json).collect()
                 }),
@@ -93,11 +95,11 @@ pub fn serve(
 
 const RBAC_V1: &str = "rbac.authorization.k8s.io/v1";
 
-fn to_json<T: Serialize>(value: T) -> Value {
+pub(super) fn to_json<T: Serialize>(value: T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body could not be decoded: {e}")))
 }
@@ -139,7 +141,7 @@ fn read_only(
 }
 
 /// A `…List` envelope, honouring `labelSelector`, `fieldSelector`, `limit` and `continue`.
-fn list(
+pub(super) fn list(
     mut items: Vec<Value>,
     kind: &str,
     api_version: &str,
@@ -374,7 +376,7 @@ fn store(state: &mut ClusterState, cm: ConfigMap, dry_run: bool) -> Value {
     to_json(state.put_config_map(cm))
 }
 
-fn check_namespace(meta: &ObjectMeta, namespace: &str) -> Result<(), ApiError> {
+pub(super) fn check_namespace(meta: &ObjectMeta, namespace: &str) -> Result<(), ApiError> {
     match meta.namespace.as_deref() {
         Some(ns) if !ns.is_empty() && ns != namespace => Err(ApiError::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
@@ -648,6 +650,15 @@ fn groups() -> Vec<(&'static str, Vec<ResourceDoc>)> {
                 false,
                 "SelfSubjectReview",
                 &["create"],
+            )],
+        ),
+        (
+            leases::GROUP,
+            vec![(
+                "leases",
+                true,
+                "Lease",
+                &["create", "delete", "get", "list", "patch", "update"],
             )],
         ),
     ]

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// `details` (name, kind), when the error concerns one object.
     pub details: Option<(String, String)>,
+    /// `details.group`, for objects of a named API group (`coordination.k8s.io`).
+    pub group: Option<&'static str>,
 }
 
 impl ApiError {
@@ -23,11 +25,22 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            group: None,
         }
     }
 
     fn about(mut self, kind: &str, name: &str) -> Self {
         self.details = Some((name.to_string(), kind.to_string()));
+        self
+    }
+
+    /// Names the API group of the object in `details` (the message names the group-qualified
+    /// resource already, as `leases.coordination.k8s.io "x" not found`).
+    pub fn in_group(mut self, group: &'static str, resource: &str) -> Self {
+        if let Some((_, kind)) = &mut self.details {
+            *kind = resource.to_string();
+        }
+        self.group = Some(group);
         self
     }
 
@@ -175,6 +188,9 @@ impl ApiError {
         });
         if let Some((name, kind)) = &self.details {
             status["details"] = json!({ "name": name, "kind": kind });
+            if let Some(group) = self.group {
+                status["details"]["group"] = json!(group);
+            }
         }
         status
     }
