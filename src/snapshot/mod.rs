@@ -574,157 +574,133 @@ fn placeholder_key(n: usize) -> world::AccessKey {
     }
 }
 
-async fn build(snapshot: &mut Snapshot, reads: Vec<ClusterRead>) {
-    let mut principals = Principals::new();
-    let mut sdks: BTreeMap<String, SdkConfig> = BTreeMap::new();
-    let mut partitions: BTreeMap<String, String> = BTreeMap::new();
-    for read in &reads {
+/// The key of a principal in [`Principals`] from any of its ARNs (assumed-role sessions count as
+/// their role).
+fn principal_key(p: &arn::Principal) -> (String, Kind, String) {
+    let kind = if p.kind == PrincipalKind::User {
+        Kind::User
+    } else {
+        Kind::Role
+    };
+    (p.account.clone(), kind, p.name.to_lowercase())
+}
+
+/// Credentials and partitions by account, and every principal the clusters refer to.
+struct References {
+    principals: Principals,
+    /// An SDK configuration whose caller lives in the account: IAM answers about that account.
+    sdks: BTreeMap<String, SdkConfig>,
+    partitions: BTreeMap<String, String>,
+}
+
+fn references(reads: &[ClusterRead]) -> References {
+    let mut refs = References {
+        principals: Principals::new(),
+        sdks: BTreeMap::new(),
+        partitions: BTreeMap::new(),
+    };
+    for read in reads {
         let info = &read.details.info;
         let label = format!("cluster {}", info.name);
-        partitions
+        let principals = &mut refs.principals;
+        refs.partitions
             .entry(info.account.clone())
             .or_insert_with(|| info.partition.clone());
         if read.caller.account == info.account {
-            sdks.entry(info.account.clone())
+            refs.sdks
+                .entry(info.account.clone())
                 .or_insert_with(|| read.sdk.clone());
         }
         if let Some(cm) = &read.aws_auth {
             let source = SourceFile::new(info.name.as_str(), live::configmap_json(cm));
-            if let Ok(auth) = crate::awsauth::read(&source) {
-                for m in auth
-                    .mappings
-                    .iter()
-                    .filter(|m| m.id.section != Section::MapAccounts)
-                {
-                    // Role ARNs in aws-auth carry no path; user ARNs carry the one that matches.
-                    let path_known =
-                        arn::parse(&m.arn).is_ok_and(|p| p.kind == PrincipalKind::User);
-                    refer(
-                        &mut principals,
-                        &m.arn,
-                        path_known,
-                        &format!("{label} aws-auth {}", m.id),
-                    );
-                }
+            let mappings = crate::awsauth::read(&source)
+                .map(|auth| auth.mappings)
+                .unwrap_or_default();
+            for m in mappings
+                .iter()
+                .filter(|m| m.id.section != Section::MapAccounts)
+            {
+                // Role ARNs in aws-auth carry no path; user ARNs carry the one that matches.
+                let path_known = arn::parse(&m.arn).is_ok_and(|p| p.kind == PrincipalKind::User);
+                let by = format!("{label} aws-auth {}", m.id);
+                refer(principals, &m.arn, path_known, &by);
             }
         }
         for e in &read.entries {
             refer(
-                &mut principals,
+                principals,
                 &e.principal_arn,
                 true,
                 &format!("{label} access entry"),
             );
         }
         for ng in &read.nodegroups {
-            refer(
-                &mut principals,
-                &ng.node_role_arn,
-                true,
-                &format!("{label} node group {}", ng.name),
-            );
+            let by = format!("{label} node group {}", ng.name);
+            refer(principals, &ng.node_role_arn, true, &by);
         }
         for fp in &read.fargate_profiles {
-            refer(
-                &mut principals,
-                &fp.pod_execution_role_arn,
-                true,
-                &format!("{label} Fargate profile {}", fp.name),
-            );
+            let by = format!("{label} Fargate profile {}", fp.name);
+            refer(principals, &fp.pod_execution_role_arn, true, &by);
         }
         // The roleArn carries the path the STS ARN lacks, should IAM not tell.
         if let Some(role) = &read.assumed_role {
-            refer(&mut principals, role, true, &format!("{label} (roleArn)"));
+            refer(principals, role, true, &format!("{label} (roleArn)"));
         }
         refer(
-            &mut principals,
+            principals,
             &read.caller.arn,
             true,
             &format!("{label} (read as)"),
         );
-        if let Ok(p) = arn::parse(&read.caller.arn) {
-            let kind = if p.kind == PrincipalKind::User {
-                Kind::User
-            } else {
-                Kind::Role
-            };
-            if let Some(known) =
-                principals.get_mut(&(p.account.clone(), kind, p.name.to_lowercase()))
-            {
-                known
-                    .unique_id
-                    .get_or_insert_with(|| read.caller.unique_id.clone());
-            }
+        if let Some(known) = arn::parse(&read.caller.arn)
+            .ok()
+            .and_then(|p| principals.get_mut(&principal_key(&p)))
+        {
+            known
+                .unique_id
+                .get_or_insert_with(|| read.caller.unique_id.clone());
         }
     }
+    refs
+}
+
+/// Builds the world from what was read: clusters, then accounts with their principals and the
+/// rehearsal user.
+async fn build(snapshot: &mut Snapshot, reads: Vec<ClusterRead>) {
+    let References {
+        mut principals,
+        sdks,
+        partitions,
+    } = references(&reads);
     snapshot
         .warnings
         .extend(ask_iam(&mut principals, &sdks).await);
-
+    let partition_of = |account: &str| {
+        partitions
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| "aws".to_string())
+    };
     // The rehearsal user lives in the first exported cluster's account.
     let home = reads
         .first()
         .map(|r| r.details.info.account.clone())
         .unwrap_or_default();
-    let rehearsal_key = placeholder_key(1);
     let rehearsal_arn = format!(
         "arn:{}:iam::{home}:user/{REHEARSAL_USER}",
-        partitions.get(&home).map_or("aws", String::as_str)
+        partition_of(&home)
     );
-    let mut extra_keys: BTreeMap<(String, String), world::AccessKey> = BTreeMap::new();
-
+    let mut user_keys = BTreeMap::new();
     for read in reads {
         snapshot.warnings.extend(read.warnings.iter().cloned());
+        let (creator_arn, role_arn) = read_as(
+            &read,
+            &mut principals,
+            &rehearsal_arn,
+            &mut user_keys,
+            &mut snapshot.warnings,
+        );
         let info = &read.details.info;
-        let caller = arn::parse(&read.caller.arn).ok();
-        let caller_key = caller.as_ref().map(|p| {
-            let kind = if p.kind == PrincipalKind::User {
-                Kind::User
-            } else {
-                Kind::Role
-            };
-            (p.account.clone(), kind, p.name.to_lowercase())
-        });
-        let read_as = caller_key.as_ref().and_then(|k| principals.get(k)).cloned();
-        let mut role_arn = None;
-        match (&caller, &read_as) {
-            (Some(_), Some(p)) if p.kind == Kind::Role => {
-                if let Some(known) = caller_key.as_ref().and_then(|k| principals.get_mut(k))
-                    && !known.trust.contains(&rehearsal_arn)
-                {
-                    known.trust.push(rehearsal_arn.clone());
-                }
-                role_arn = Some(p.arn());
-            }
-            (Some(_), Some(p)) => {
-                let n = extra_keys.len() + 2;
-                let key = extra_keys
-                    .entry((p.account.clone(), p.name.clone()))
-                    .or_insert_with(|| placeholder_key(n));
-                snapshot.warnings.push(format!(
-                    "cluster {} was read as the IAM user {}, which the rehearsal user cannot act as: rehearse it with that user's placeholder key {}",
-                    info.name,
-                    p.arn(),
-                    key.id
-                ));
-            }
-            _ => snapshot.warnings.push(format!(
-                "cluster {} was read as {}, which a world cannot hold: the rehearsal cannot read it as the same principal",
-                info.name, read.caller.arn
-            )),
-        }
-        // In CONFIG_MAP only aws-auth and the creator get in: unmapped, the caller is the creator.
-        let creator_arn = match (&caller, &read_as, info.authentication_mode) {
-            (Some(c), Some(p), Some(AuthenticationMode::ConfigMap))
-                if !read
-                    .aws_auth
-                    .as_ref()
-                    .is_some_and(|cm| admitted_by_aws_auth(cm, &info.name, c)) =>
-            {
-                Some(p.arn())
-            }
-            _ => None,
-        };
         snapshot
             .read_as
             .push((info.name.clone(), info.region.clone(), role_arn));
@@ -734,31 +710,26 @@ async fn build(snapshot: &mut Snapshot, reads: Vec<ClusterRead>) {
 
     // Accounts: every cluster's, and every written principal's.
     let mut accounts: BTreeMap<String, world::Account> = BTreeMap::new();
-    let mut account = |id: &str, partition: &str| {
+    fn account<'a>(
+        accounts: &'a mut BTreeMap<String, world::Account>,
+        id: &str,
+        partition: String,
+    ) -> &'a mut world::Account {
         accounts
             .entry(id.to_string())
             .or_insert_with(|| world::Account {
                 id: id.to_string(),
-                partition: partition.to_string(),
+                partition,
                 roles: Vec::new(),
                 users: Vec::new(),
             })
-            .id
-            .clone()
-    };
+    }
     for c in &snapshot.world.clusters {
-        account(
-            &c.account,
-            partitions.get(&c.account).map_or("aws", String::as_str),
-        );
+        account(&mut accounts, &c.account, partition_of(&c.account));
     }
-    for p in principals.values() {
-        account(&p.account, &p.partition);
-    }
-    account(&home, partitions.get(&home).map_or("aws", String::as_str));
     for p in principals.into_values() {
-        let a = accounts.get_mut(&p.account).expect("account just added");
         let path = p.path.clone().unwrap_or_else(|| "/".to_string());
+        let a = account(&mut accounts, &p.account, p.partition.clone());
         match p.kind {
             Kind::Role => a.roles.push(world::Role {
                 name: p.name,
@@ -766,30 +737,91 @@ async fn build(snapshot: &mut Snapshot, reads: Vec<ClusterRead>) {
                 unique_id: p.unique_id,
                 trust: p.trust,
             }),
-            Kind::User => {
-                let key = extra_keys.remove(&(p.account.clone(), p.name.clone()));
-                a.users.push(world::User {
-                    name: p.name,
-                    path,
-                    unique_id: p.unique_id,
-                    access_keys: key.into_iter().collect(),
-                });
-            }
-        }
-    }
-    if let Some(a) = accounts.get_mut(&home) {
-        match a.users.iter_mut().find(|u| u.name == REHEARSAL_USER) {
-            Some(u) => u.access_keys.push(rehearsal_key.clone()),
-            None => a.users.push(world::User {
-                name: REHEARSAL_USER.to_string(),
-                path: "/".to_string(),
-                unique_id: None,
-                access_keys: vec![rehearsal_key.clone()],
+            Kind::User => a.users.push(world::User {
+                access_keys: user_keys
+                    .remove(&(p.account.clone(), p.name.clone()))
+                    .into_iter()
+                    .collect(),
+                name: p.name,
+                path,
+                unique_id: p.unique_id,
             }),
         }
     }
+    let rehearsal_key = placeholder_key(1);
+    let home_account = account(&mut accounts, &home, partition_of(&home));
+    match home_account
+        .users
+        .iter_mut()
+        .find(|u| u.name == REHEARSAL_USER)
+    {
+        Some(u) => u.access_keys.push(rehearsal_key.clone()),
+        None => home_account.users.push(world::User {
+            name: REHEARSAL_USER.to_string(),
+            path: "/".to_string(),
+            unique_id: None,
+            access_keys: vec![rehearsal_key.clone()],
+        }),
+    }
     snapshot.world.caller = rehearsal_key.id;
     snapshot.world.accounts = accounts.into_values().collect();
+}
+
+/// How the rehearsal reads `read`'s cluster as the principal the snapshot read it as: a role
+/// trusts the rehearsal user (its ARN is returned for the rehearsal fleet); a user gets a
+/// placeholder key of its own. Returns the cluster's `creatorArn` too: in CONFIG_MAP only
+/// aws-auth and the creator get in, so an unmapped reader is the creator.
+fn read_as(
+    read: &ClusterRead,
+    principals: &mut Principals,
+    rehearsal_arn: &str,
+    user_keys: &mut BTreeMap<(String, String), world::AccessKey>,
+    warnings: &mut Vec<String>,
+) -> (Option<String>, Option<String>) {
+    let info = &read.details.info;
+    let caller = arn::parse(&read.caller.arn).ok();
+    let Some(p) = caller
+        .as_ref()
+        .and_then(|c| principals.get_mut(&principal_key(c)))
+    else {
+        warnings.push(format!(
+            "cluster {} was read as {}, which a world cannot hold: the rehearsal cannot read it as the same principal",
+            info.name, read.caller.arn
+        ));
+        return (None, None);
+    };
+    let mut role_arn = None;
+    match p.kind {
+        Kind::Role => {
+            if !p.trust.iter().any(|t| t == rehearsal_arn) {
+                p.trust.push(rehearsal_arn.to_string());
+            }
+            role_arn = Some(p.arn());
+        }
+        Kind::User => {
+            let n = user_keys.len() + 2;
+            let key = user_keys
+                .entry((p.account.clone(), p.name.clone()))
+                .or_insert_with(|| placeholder_key(n));
+            warnings.push(format!(
+                "cluster {} was read as the IAM user {}, which the rehearsal user cannot act as: rehearse it with that user's placeholder key {}",
+                info.name,
+                p.arn(),
+                key.id
+            ));
+        }
+    }
+    let unmapped = |c: &arn::Principal| {
+        !read
+            .aws_auth
+            .as_ref()
+            .is_some_and(|cm| admitted_by_aws_auth(cm, &info.name, c))
+    };
+    let creator = match (&caller, info.authentication_mode) {
+        (Some(c), Some(AuthenticationMode::ConfigMap)) if unmapped(c) => Some(p.arn()),
+        _ => None,
+    };
+    (creator, role_arn)
 }
 
 /// One cluster in the world's terms.
