@@ -52,6 +52,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show a cluster's mode, stage, backups and the journal's last records.
     Status(StatusArgs),
+    /// Export live clusters (`--fleet FILE` or `--cluster NAME`) into an eks-sim world file, to
+    /// rehearse a migration against a copy of the fleet. Read-only; writes no secrets.
+    Snapshot(crate::snapshot::SnapshotArgs),
 }
 
 /// How to reach one live cluster.
@@ -274,6 +277,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Verify(args) => block_on(crate::commands::verify(args)),
         Command::Rollback(args) => block_on(crate::commands::rollback(args)),
         Command::Status(args) => block_on(crate::commands::status(args)),
+        Command::Snapshot(args) => block_on(crate::commands::snapshot(args)),
     }
 }
 

@@ -560,3 +560,8 @@ pub async fn status(args: StatusArgs) -> i32 {
     print(&text);
     exit::OK
 }
+
+/// `snapshot --fleet FILE -o world.yaml`: an eks-sim world copied from live clusters.
+pub async fn snapshot(args: crate::snapshot::SnapshotArgs) -> i32 {
+    crate::snapshot::run(args).await
+}

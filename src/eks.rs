@@ -120,6 +120,33 @@ pub struct ClusterInfo {
     pub platform_version: String,
 }
 
+/// What DescribeCluster says beyond [`ClusterInfo`]: what a copy of the cluster needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterDetails {
+    pub info: ClusterInfo,
+    /// Kubernetes version, `1.31`.
+    pub version: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A managed node group (DescribeNodegroup).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nodegroup {
+    pub name: String,
+    pub node_role_arn: String,
+    /// `AL2023_x86_64_STANDARD`, `WINDOWS_CORE_2022_x86_64`, … (empty when EKS says none).
+    pub ami_type: String,
+}
+
+/// A Fargate profile (DescribeFargateProfile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FargateProfile {
+    pub name: String,
+    pub pod_execution_role_arn: String,
+    /// (namespace, labels) of each selector.
+    pub selectors: Vec<(String, BTreeMap<String, String>)>,
+}
+
 /// Roles EKS knows as node roles: managed node groups and Fargate profiles.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +192,11 @@ impl Eks {
     }
 
     pub async fn describe_cluster(&self, name: &str) -> Result<ClusterInfo, ApiError> {
+        Ok(self.describe_cluster_details(name).await?.info)
+    }
+
+    /// DescribeCluster with the Kubernetes version and the cluster's tags.
+    pub async fn describe_cluster_details(&self, name: &str) -> Result<ClusterDetails, ApiError> {
         let out = self
             .client
             .describe_cluster()
@@ -182,7 +214,7 @@ impl Eks {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let part = |i: usize| parts.get(i).copied().unwrap_or_default().to_string();
         let access = c.access_config();
-        Ok(ClusterInfo {
+        let info = ClusterInfo {
             name: c.name().unwrap_or(name).to_string(),
             account: part(4),
             partition: part(1),
@@ -208,6 +240,14 @@ impl Eks {
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             platform_version: c.platform_version().unwrap_or_default().to_string(),
+        };
+        Ok(ClusterDetails {
+            info,
+            version: c.version().unwrap_or_default().to_string(),
+            tags: c
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -544,7 +584,23 @@ impl Eks {
     /// Node roles of managed node groups and Fargate profiles.
     pub async fn node_roles(&self, cluster: &str) -> Result<NodeRoles, ApiError> {
         let mut roles = NodeRoles::default();
-        let groups: Vec<String> = self
+        for ng in self.nodegroups(cluster).await? {
+            if !ng.node_role_arn.is_empty() {
+                let windows = ng.ami_type.starts_with("WINDOWS");
+                roles.nodegroups.insert(ng.node_role_arn, windows);
+            }
+        }
+        for fp in self.fargate_profiles(cluster).await? {
+            if !fp.pod_execution_role_arn.is_empty() {
+                roles.fargate.push(fp.pod_execution_role_arn);
+            }
+        }
+        Ok(roles)
+    }
+
+    /// Every managed node group of the cluster (all pages), in listing order.
+    pub async fn nodegroups(&self, cluster: &str) -> Result<Vec<Nodegroup>, ApiError> {
+        let names: Vec<String> = self
             .client
             .list_nodegroups()
             .cluster_name(cluster)
@@ -554,25 +610,33 @@ impl Eks {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| api_error("ListNodegroups", e))?;
-        for g in groups {
-            let out = self
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let described = self
                 .client
                 .describe_nodegroup()
                 .cluster_name(cluster)
-                .nodegroup_name(&g)
+                .nodegroup_name(&name)
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeNodegroup", e))?;
-            if let Some(ng) = out.nodegroup()
-                && let Some(role) = ng.node_role()
-            {
-                let windows = ng
-                    .ami_type()
-                    .is_some_and(|t| t.as_str().starts_with("WINDOWS"));
-                roles.nodegroups.insert(role.to_string(), windows);
+            if let Some(ng) = described.nodegroup() {
+                out.push(Nodegroup {
+                    name: ng.nodegroup_name().unwrap_or(&name).to_string(),
+                    node_role_arn: ng.node_role().unwrap_or_default().to_string(),
+                    ami_type: ng
+                        .ami_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                });
             }
         }
-        let profiles: Vec<String> = self
+        Ok(out)
+    }
+
+    /// Every Fargate profile of the cluster (all pages), in listing order.
+    pub async fn fargate_profiles(&self, cluster: &str) -> Result<Vec<FargateProfile>, ApiError> {
+        let names: Vec<String> = self
             .client
             .list_fargate_profiles()
             .cluster_name(cluster)
@@ -582,23 +646,41 @@ impl Eks {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| api_error("ListFargateProfiles", e))?;
-        for p in profiles {
-            let out = self
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let described = self
                 .client
                 .describe_fargate_profile()
                 .cluster_name(cluster)
-                .fargate_profile_name(&p)
+                .fargate_profile_name(&name)
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeFargateProfile", e))?;
-            if let Some(role) = out
-                .fargate_profile()
-                .and_then(|f| f.pod_execution_role_arn())
-            {
-                roles.fargate.push(role.to_string());
+            if let Some(fp) = described.fargate_profile() {
+                out.push(FargateProfile {
+                    name: fp.fargate_profile_name().unwrap_or(&name).to_string(),
+                    pod_execution_role_arn: fp
+                        .pod_execution_role_arn()
+                        .unwrap_or_default()
+                        .to_string(),
+                    selectors: fp
+                        .selectors()
+                        .iter()
+                        .map(|sel| {
+                            (
+                                sel.namespace().unwrap_or_default().to_string(),
+                                sel.labels()
+                                    .map(|l| {
+                                        l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                                    })
+                                    .unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                });
             }
         }
-        Ok(roles)
+        Ok(out)
     }
 
     /// Runs `call` until it succeeds, fails with an error `retryable` does not accept, or

@@ -43,6 +43,33 @@ pub struct FleetCluster {
     pub wave: Option<u32>,
 }
 
+impl FleetCluster {
+    /// The AWS settings of this cluster: its own, else the command line's.
+    pub fn aws(&self, defaults: &AwsArgs) -> AwsArgs {
+        AwsArgs {
+            region: self.region.clone().or_else(|| defaults.region.clone()),
+            profile: self.profile.clone().or_else(|| defaults.profile.clone()),
+            role_arn: self.role_arn.clone().or_else(|| defaults.role_arn.clone()),
+        }
+    }
+}
+
+/// The line of `text` (a fleet file) that names cluster `name`, 1 when none does.
+pub fn cluster_line(text: &str, name: &str) -> u32 {
+    let names = |line: &str| {
+        let Some(value) = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("name:")
+        else {
+            return false;
+        };
+        let value = value.split(" #").next().unwrap_or_default().trim();
+        value.trim_matches(|c| c == '"' || c == '\'') == name
+    };
+    text.lines().position(names).map_or(1, |i| i as u32 + 1)
+}
+
 impl Fleet {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
@@ -71,12 +98,7 @@ pub async fn plan(
 ) -> (Vec<LivePlan>, Vec<InputError>) {
     let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
         .map(|c| async move {
-            let aws = AwsArgs {
-                region: c.region.clone().or_else(|| defaults.region.clone()),
-                profile: c.profile.clone().or_else(|| defaults.profile.clone()),
-                role_arn: c.role_arn.clone().or_else(|| defaults.role_arn.clone()),
-            };
-            let sdk = crate::aws::sdk_config(&aws).await?;
+            let sdk = crate::aws::sdk_config(&c.aws(defaults)).await?;
             let mut cluster = Cluster::connect(&c.name, sdk, None, None)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -92,13 +114,7 @@ pub async fn plan(
     let mut errors = Vec::new();
     for (c, result) in fleet.clusters.iter().zip(results) {
         // Point at the cluster's line in the fleet file.
-        let line = text
-            .lines()
-            .position(|l| {
-                l.trim_start().trim_start_matches("- ").starts_with("name:")
-                    && l.contains(c.name.as_str())
-            })
-            .map_or(1, |i| i as u32 + 1);
+        let line = cluster_line(&text, &c.name);
         match result {
             Ok(p) => {
                 errors.extend(p.errors.iter().cloned());
@@ -116,4 +132,37 @@ pub async fn plan(
         }
     }
     (plans, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_found_at_its_name_line() {
+        let text = "clusters:\n  - name: prod-eu # the first\n  - name: prod\n    region: x\n  - region: y\n    name: \"ghost\"\n";
+        assert_eq!(cluster_line(text, "prod-eu"), 2);
+        assert_eq!(cluster_line(text, "prod"), 3, "not the line of prod-eu");
+        assert_eq!(cluster_line(text, "ghost"), 6);
+        assert_eq!(cluster_line(text, "absent"), 1);
+    }
+
+    #[test]
+    fn a_cluster_s_own_settings_win_over_the_command_line() {
+        let c = FleetCluster {
+            name: "prod".into(),
+            region: Some("eu-west-1".into()),
+            role_arn: None,
+            profile: None,
+        };
+        let defaults = AwsArgs {
+            region: Some("us-east-1".into()),
+            profile: Some("ops".into()),
+            role_arn: Some("arn:aws:iam::1:role/r".into()),
+        };
+        let aws = c.aws(&defaults);
+        assert_eq!(aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(aws.profile.as_deref(), Some("ops"));
+        assert_eq!(aws.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+    }
 }

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::PostParams;
+use kube::api::{ListParams, PostParams};
 use tokio::sync::Mutex;
 
 use crate::eks::ClusterInfo;
@@ -112,6 +112,25 @@ impl KubeAccess {
     pub async fn aws_auth(&self) -> Result<Option<ConfigMap>, KubeError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client().await?, "kube-system");
         Ok(api.get_opt("aws-auth").await?)
+    }
+
+    /// Every object of kind `K`, across all namespaces for namespaced kinds, page by page.
+    pub async fn list_all<K>(&self) -> Result<Vec<K>, KubeError>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::all(self.client().await?);
+        let mut items = Vec::new();
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let page = api.list(&params).await?;
+            items.extend(page.items);
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// Replaces `kube-system/aws-auth`; the object's resourceVersion makes it conditional.

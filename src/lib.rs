@@ -24,6 +24,7 @@ pub mod plan;
 pub mod rbac;
 pub mod reconcile;
 pub mod report;
+pub mod snapshot;
 pub mod source;
 pub mod stages;
 pub mod state;

@@ -194,39 +194,168 @@ pub async fn resolve_role_paths(
         {
             continue;
         }
-        match iam.get_role().role_name(&p.name).send().await {
-            Ok(out) => {
-                if let Some(role) = out.role() {
-                    // Defensive: never take a role of another account for this one.
-                    if role.arn().contains(&format!(":{}:", p.account)) {
-                        paths.insert(&p.account, &p.name, role.path());
-                        paths.insert_iam(&p.account, &p.name, role.role_name(), role.role_id());
-                    }
-                }
+        match get_role(&iam, &p.name).await {
+            // Defensive: never take a role of another account for this one.
+            Ok(role) if role.arn.contains(&format!(":{}:", p.account)) => {
+                paths.insert(&p.account, &p.name, &role.path);
+                paths.insert_iam(&p.account, &p.name, &role.name, &role.role_id);
             }
-            Err(e) => {
-                let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
-                    .unwrap_or_default()
-                    .to_string();
-                if code == "NoSuchEntity" {
-                    paths.insert_missing(&p.account, &p.name);
-                } else if code == "ValidationError" {
-                    // IAM refuses the name itself: a finding of that mapping, not of the cluster.
-                    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&e)
-                        .unwrap_or("invalid role name")
-                        .to_string();
-                    paths.insert_invalid(&p.account, &p.name, &message);
-                } else if code != "AccessDenied" {
-                    return Err(LiveError::Other(format!(
-                        "IAM GetRole {} failed: {}",
-                        p.name,
-                        aws_sdk_iam::error::DisplayErrorContext(e)
-                    )));
-                }
+            Ok(_) | Err(IamLookupError::AccessDenied(_)) => {}
+            Err(IamLookupError::NoSuchEntity) => paths.insert_missing(&p.account, &p.name),
+            // IAM refuses the name itself: a finding of that mapping, not of the cluster.
+            Err(IamLookupError::Invalid(message)) => {
+                paths.insert_invalid(&p.account, &p.name, &message)
+            }
+            Err(IamLookupError::Other(e)) => {
+                return Err(LiveError::Other(format!(
+                    "IAM GetRole {} failed: {e}",
+                    p.name
+                )));
             }
         }
     }
     Ok(paths)
+}
+
+/// What IAM GetRole says of a role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamRole {
+    /// IAM's spelling of the name.
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// The unique id, `AROA…`.
+    pub role_id: String,
+    /// The AWS principals (ARNs, account ids) the trust policy allows to assume the role.
+    pub trusted: Vec<String>,
+}
+
+/// What IAM GetUser says of a user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamUser {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    /// The unique id, `AIDA…`.
+    pub user_id: String,
+}
+
+/// Why IAM did not describe a principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamLookupError {
+    NoSuchEntity,
+    /// IAM refuses the name itself (`ValidationError`), with IAM's message.
+    Invalid(String),
+    AccessDenied(String),
+    Other(String),
+}
+
+impl std::fmt::Display for IamLookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoSuchEntity => f.write_str("NoSuchEntity"),
+            Self::Invalid(m) => write!(f, "ValidationError: {m}"),
+            Self::AccessDenied(m) => write!(f, "AccessDenied: {m}"),
+            Self::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+fn iam_lookup_error<E, R>(e: aws_sdk_iam::error::SdkError<E, R>) -> IamLookupError
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e).unwrap_or_default();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&e)
+        .unwrap_or_default()
+        .to_string();
+    match code {
+        "NoSuchEntity" => IamLookupError::NoSuchEntity,
+        "ValidationError" if message.is_empty() => IamLookupError::Invalid("invalid name".into()),
+        "ValidationError" => IamLookupError::Invalid(message),
+        "AccessDenied" => IamLookupError::AccessDenied(message),
+        _ => IamLookupError::Other(aws_sdk_iam::error::DisplayErrorContext(e).to_string()),
+    }
+}
+
+/// IAM GetRole of a role of the caller's own account (IAM looks names up there).
+pub async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<IamRole, IamLookupError> {
+    let out = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(iam_lookup_error)?;
+    let role = out
+        .role()
+        .ok_or_else(|| IamLookupError::Other("GetRole answered without a role".into()))?;
+    Ok(IamRole {
+        name: role.role_name().to_string(),
+        path: role.path().to_string(),
+        arn: role.arn().to_string(),
+        role_id: role.role_id().to_string(),
+        trusted: trusted_principals(role.assume_role_policy_document().unwrap_or_default()),
+    })
+}
+
+/// IAM GetUser of a user of the caller's own account.
+pub async fn get_user(iam: &aws_sdk_iam::Client, name: &str) -> Result<IamUser, IamLookupError> {
+    let out = iam
+        .get_user()
+        .user_name(name)
+        .send()
+        .await
+        .map_err(iam_lookup_error)?;
+    let user = out
+        .user()
+        .ok_or_else(|| IamLookupError::Other("GetUser answered without a user".into()))?;
+    Ok(IamUser {
+        name: user.user_name().to_string(),
+        path: user.path().to_string(),
+        arn: user.arn().to_string(),
+        user_id: user.user_id().to_string(),
+    })
+}
+
+/// The `AWS` principals of the Allow statements of a trust policy, as IAM returns it
+/// (URL-encoded JSON) that grant `sts:AssumeRole`. Service and federated principals and
+/// conditions are not kept: they are not principals that call AssumeRole with keys.
+pub fn trusted_principals(document: &str) -> Vec<String> {
+    let decoded = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&decoded) else {
+        return Vec::new();
+    };
+    let as_list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(items) => items.clone(),
+        single @ serde_json::Value::Object(_) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for statement in statements {
+        let assumes = as_list(&statement["Action"])
+            .iter()
+            .any(|a| matches!(a.as_str(), "sts:AssumeRole" | "sts:*" | "*"));
+        if statement["Effect"] != "Allow" || !assumes {
+            continue;
+        }
+        for principal in as_list(&statement["Principal"]["AWS"]) {
+            if !out.contains(&principal) {
+                out.push(principal);
+            }
+        }
+    }
+    out
 }
 
 /// Reads the cluster and plans it.
@@ -310,4 +439,36 @@ pub async fn plan_cluster(
         errors,
         snapshot,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_policies_give_their_aws_principals() {
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:role/ops/Ci","444455556666"]},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":["sts:TagSession","sts:AssumeRole"],"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}},
+            {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/tagger"},"Action":"sts:TagSession"}
+        ]}"#;
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(policy, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        assert_eq!(
+            trusted_principals(&encoded),
+            [
+                "arn:aws:iam::111122223333:role/ops/Ci",
+                "444455556666",
+                "arn:aws:iam::111122223333:user/admin"
+            ]
+        );
+        // A single statement as an object, and documents IAM would not return.
+        let single = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:*"}}"#;
+        assert_eq!(trusted_principals(single), ["arn:aws:iam::1:root"]);
+        assert!(trusted_principals("not json").is_empty());
+        assert!(trusted_principals("").is_empty());
+    }
 }

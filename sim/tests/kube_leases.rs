@@ -4,7 +4,9 @@
 
 mod kube_support;
 
-use eks_sim::world::{ClusterSpec, Sim, WorldSpec};
+use eks_sim::world::{
+    AccessEntrySpec, AccessScope, AuthenticationMode, ClusterSpec, Sim, WorldSpec,
+};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -41,6 +43,19 @@ fn sim() -> Sim {
                     "lease-reader",
                     vec![subject("Group", "lease-readers")],
                 ))
+                .lease(held_lock()),
+        )
+        .cluster(
+            ClusterSpec::new("dual", ACCOUNT, REGION)
+                .mode(AuthenticationMode::ApiAndConfigMap)
+                .access_entry(
+                    AccessEntrySpec::standard(admin_arn())
+                        .policy("AmazonEKSClusterAdminPolicy", AccessScope::cluster()),
+                )
+                .access_entry(
+                    AccessEntrySpec::standard(bob_arn())
+                        .policy("AmazonEKSAdminViewPolicy", AccessScope::cluster()),
+                )
                 .lease(held_lock()),
         )
         .build()
@@ -506,6 +521,30 @@ async fn a_viewer_reads_leases_but_cannot_take_one() {
         counters.cluster_operation(&cluster_key("prod"), "kube:create leases"),
         1
     );
+}
+
+#[tokio::test]
+async fn access_policies_authorize_leases_like_any_resource() {
+    let sim = sim();
+    let _server = serve(&sim).await;
+    let dual = cluster_key("dual");
+    let bob: Api<Lease> = Api::namespaced(client(&sim, &dual, BOB_KEY), "kube-system");
+    bob.get("aws-auth-migrate").await.unwrap();
+    assert_eq!(
+        bob.list(&ListParams::default()).await.unwrap().items.len(),
+        1
+    );
+    let (code, _, _) = status(
+        bob.create(&PostParams::default(), &lock("bobs", "bob"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 403, "AmazonEKSAdminViewPolicy reads, never writes");
+    let admin: Api<Lease> = Api::namespaced(client(&sim, &dual, ADMIN_KEY), "kube-system");
+    admin
+        .create(&PostParams::default(), &lock("admins", "admin"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
