@@ -154,6 +154,7 @@ mod tests {
             region: Some("eu-west-1".into()),
             role_arn: None,
             profile: None,
+            wave: None,
         };
         let defaults = AwsArgs {
             region: Some("us-east-1".into()),

@@ -493,14 +493,7 @@ impl FleetRun<'_> {
     ) -> ClusterResult {
         let c = &self.fleet.clusters[i];
         let mut result = self.blank(i, wave, Outcome::Failed);
-        let aws = AwsArgs {
-            region: c.region.clone().or_else(|| self.defaults.region.clone()),
-            profile: c.profile.clone().or_else(|| self.defaults.profile.clone()),
-            role_arn: c
-                .role_arn
-                .clone()
-                .or_else(|| self.defaults.role_arn.clone()),
-        };
+        let aws = c.aws(self.defaults);
         let sdk = match crate::aws::sdk_config(&aws).await {
             Ok(s) => s,
             Err(e) => {
@@ -688,11 +681,7 @@ pub async fn status(
                         || "-".to_string(),
                         |r| format!("{} {} ({})", r.target, r.outcome.as_str(), r.time),
                     );
-                let aws = AwsArgs {
-                    region: c.region.clone().or_else(|| defaults.region.clone()),
-                    profile: c.profile.clone().or_else(|| defaults.profile.clone()),
-                    role_arn: c.role_arn.clone().or_else(|| defaults.role_arn.clone()),
-                };
+                let aws = c.aws(defaults);
                 let unreachable = |why: String| Row {
                     cluster: c.name.clone(),
                     place: format!("?/{}", aws.region.as_deref().unwrap_or("?")),

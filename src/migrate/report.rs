@@ -318,7 +318,10 @@ mod tests {
         assert!(!h.contains("<script>"), "{h}");
         assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         for outside in ["src=", "href=", "<link", "@import", "url(", "<script"] {
-            assert!(!h.contains(outside), "{outside}: no network resources, no scripts");
+            assert!(
+                !h.contains(outside),
+                "{outside}: no network resources, no scripts"
+            );
         }
         assert!(h.contains("<tr class=\"failed\" data-cluster=\"dev|x\">"));
     }

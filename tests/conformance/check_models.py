@@ -62,6 +62,7 @@ TOOL_OPERATIONS = (
     "eks:ListFargateProfiles",
     "eks:DescribeFargateProfile",
     "iam:GetRole",
+    "iam:GetUser",
     "sts:GetCallerIdentity",
     "sts:AssumeRole",
 )
@@ -73,7 +74,6 @@ OTHER_OPERATIONS = (
     "eks:TagResource",
     "eks:UntagResource",
     "eks:ListTagsForResource",
-    "iam:GetUser",
     "iam:ListRoles",
 )
 
