@@ -97,7 +97,7 @@ pub struct MigrateArgs {
     pub target: ClusterArgs,
     /// The stage to reach; earlier stages run first when they have not.
     #[arg(long, value_enum)]
-    pub to: crate::stages::Stage,
+    pub to: crate::migrate::Stage,
     /// Do not ask before changing the cluster.
     #[arg(long)]
     pub yes: bool,

@@ -10,12 +10,12 @@ use crate::live::{Cluster, LivePlan};
 use crate::migrate::fleet::{FleetOptions, FleetRun};
 use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
 use crate::migrate::report::{FleetFormat, render};
+use crate::migrate::state::{Event, StateDir};
+use crate::migrate::{MigrateOptions, Run, StageError};
 use crate::options::{PolicyMap, RolePaths};
 use crate::plan::{FleetPlan, SCHEMA};
 use crate::reconcile::Operation;
 use crate::report::{self, Format};
-use crate::stages::{MigrateOptions, Run, StageError};
-use crate::state::{Event, StateDir};
 
 async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
     let name = target.name()?;
@@ -279,8 +279,8 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let run_id = crate::state::new_run_id();
-    let mutating = args.to != crate::stages::Stage::Backup;
+    let run_id = crate::migrate::state::new_run_id();
+    let mutating = args.to != crate::migrate::Stage::Backup;
     let held = if mutating {
         match lock(
             &cluster,
@@ -329,7 +329,7 @@ async fn migrate_fleet(
         Err(e) => return fail(&e.to_string()),
     };
     let n = fleet.clusters.len();
-    if args.to == crate::stages::Stage::Api {
+    if args.to == crate::migrate::Stage::Api {
         if args.fleet.confirm_fleet != Some(n) {
             eprintln!(
                 "refused: the switch to API cannot be undone; pass --confirm-fleet {n} (the number of clusters in {}) to confirm it for the whole fleet",
@@ -340,13 +340,13 @@ async fn migrate_fleet(
         // Each cluster's own gate still runs; the fleet confirmation stands for the typed name.
         opts.confirm = Some(String::new());
     }
-    if args.to != crate::stages::Stage::Backup && !opts.yes {
+    if args.to != crate::migrate::Stage::Backup && !opts.yes {
         let question = format!(
             "Migrate {} to {}?",
             crate::report::plural(n, "cluster"),
             args.to.name()
         );
-        match crate::stages::confirm_interactively(&question) {
+        match crate::migrate::confirm_interactively(&question) {
             Ok(true) => {}
             Ok(false) => {
                 eprintln!("refused: nothing was changed: answer `y` or pass --yes");
@@ -445,7 +445,7 @@ pub async fn rollback(args: RollbackArgs) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let run_id = crate::state::new_run_id();
+    let run_id = crate::migrate::state::new_run_id();
     let held = match lock(&cluster, &run_id, "rollback", args.take_over_lock).await {
         Ok(l) => l,
         Err(code) => return code,

@@ -26,8 +26,6 @@ pub mod reconcile;
 pub mod report;
 pub mod snapshot;
 pub mod source;
-pub mod stages;
-pub mod state;
 pub mod token;
 pub mod translate;
 pub mod yaml;

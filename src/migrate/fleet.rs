@@ -21,9 +21,9 @@ use crate::aws::AwsArgs;
 use crate::fleet::{Fleet, FleetCluster};
 use crate::live::Cluster;
 use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
+use crate::migrate::state::{Event, StateDir, new_run_id, now, write_atomic};
+use crate::migrate::{MigrateOptions, Run, Stage, StageError};
 use crate::options::{PolicyMap, RolePaths};
-use crate::stages::{MigrateOptions, Run, Stage, StageError};
-use crate::state::{Event, StateDir, new_run_id, now, write_atomic};
 
 /// How a fleet run is shaped.
 #[derive(Debug, Clone)]

@@ -14,11 +14,13 @@
 //! tokens: records are built from typed values that have none.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::{AccessScope, PolicyAssociation};
+use crate::reconcile::{AccessEntryRequest, Operation};
 
 /// Where the state of all clusters lives.
 #[derive(Debug, Clone)]
@@ -134,8 +136,174 @@ pub struct Record {
     /// RFC 3339, UTC.
     pub time: String,
     pub run_id: String,
-    pub stage: String,
+    pub stage: Step,
     pub event: Event,
+}
+
+/// What a record belongs to: a stage of `migrate`, the run as a whole, or a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    Backup,
+    Dual,
+    Entries,
+    Verify,
+    Api,
+    /// The run of `migrate` as a whole (its start and end).
+    Migrate,
+    Rollback,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Backup => "backup",
+            Step::Dual => "dual",
+            Step::Entries => "entries",
+            Step::Verify => "verify",
+            Step::Api => "api",
+            Step::Migrate => "migrate",
+            Step::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl From<crate::migrate::Stage> for Step {
+    fn from(s: crate::migrate::Stage) -> Self {
+        use crate::migrate::Stage;
+        match s {
+            Stage::Backup => Step::Backup,
+            Stage::Dual => Step::Dual,
+            Stage::Entries => Step::Entries,
+            Stage::Verify => Step::Verify,
+            Stage::Api => Step::Api,
+        }
+    }
+}
+
+/// One change the tool sends to EKS (or records having found), as the journal keeps it. The
+/// wire form (`{"op": "create", …}`) is the one journals have always had, so older journals
+/// read back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "op")]
+pub enum JournalOp {
+    /// UpdateClusterConfig with `accessConfig.authenticationMode`.
+    #[serde(rename = "UpdateClusterConfig")]
+    SwitchMode { authentication_mode: String },
+    /// CreateAccessEntry.
+    Create { entry: AccessEntryRequest },
+    /// UpdateAccessEntry: username and groups replaced; `previous_*` is what the entry had.
+    Update {
+        principal_arn: String,
+        username: Option<String>,
+        kubernetes_groups: Vec<String>,
+        previous_username: Option<String>,
+        previous_groups: Vec<String>,
+    },
+    /// AssociateAccessPolicy; `previous_scope` is the scope it had when already associated.
+    Associate {
+        principal_arn: String,
+        policy: PolicyAssociation,
+        previous_scope: Option<AccessScope>,
+    },
+    /// A create met an entry someone else made: it is adopted, never the tool's to delete.
+    Adopt { principal_arn: String },
+    /// DeleteAccessEntry (rollback of an entry the tool created).
+    Delete { principal_arn: String },
+    /// DisassociateAccessPolicy (rollback of a policy the tool associated).
+    Disassociate {
+        principal_arn: String,
+        policy_arn: String,
+    },
+}
+
+impl JournalOp {
+    /// The principal the operation is about (`None` for a mode switch).
+    pub fn principal_arn(&self) -> Option<&str> {
+        match self {
+            JournalOp::SwitchMode { .. } => None,
+            JournalOp::Create { entry } => Some(&entry.principal_arn),
+            JournalOp::Update { principal_arn, .. }
+            | JournalOp::Associate { principal_arn, .. }
+            | JournalOp::Adopt { principal_arn }
+            | JournalOp::Delete { principal_arn }
+            | JournalOp::Disassociate { principal_arn, .. } => Some(principal_arn),
+        }
+    }
+
+    /// Whether EKS's call for it takes a `clientRequestToken` (CreateAccessEntry,
+    /// UpdateAccessEntry, UpdateClusterConfig; the others are idempotent by themselves).
+    pub fn takes_request_token(&self) -> bool {
+        matches!(
+            self,
+            JournalOp::SwitchMode { .. } | JournalOp::Create { .. } | JournalOp::Update { .. }
+        )
+    }
+
+    /// The journal's form of a reconcile operation that changes the cluster (`None` for the
+    /// ones that do not: adopt, conflict).
+    pub fn of(op: &Operation) -> Option<Self> {
+        Some(match op.clone() {
+            Operation::Create { entry } => JournalOp::Create { entry },
+            Operation::Update {
+                principal_arn,
+                username,
+                kubernetes_groups,
+                previous_username,
+                previous_groups,
+            } => JournalOp::Update {
+                principal_arn,
+                username,
+                kubernetes_groups,
+                previous_username,
+                previous_groups,
+            },
+            Operation::Associate {
+                principal_arn,
+                policy,
+                previous_scope,
+            } => JournalOp::Associate {
+                principal_arn,
+                policy,
+                previous_scope,
+            },
+            Operation::Adopt { .. } | Operation::Conflict { .. } => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for JournalOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalOp::SwitchMode {
+                authentication_mode,
+            } => write!(f, "switch to {authentication_mode}"),
+            JournalOp::Create { entry } => write!(
+                f,
+                "create {} ({})",
+                entry.principal_arn,
+                entry.entry_type.as_str()
+            ),
+            JournalOp::Update { principal_arn, .. } => write!(f, "update {principal_arn}"),
+            JournalOp::Associate {
+                principal_arn,
+                policy,
+                ..
+            } => write!(f, "associate {} with {principal_arn}", policy.policy_name()),
+            JournalOp::Adopt { principal_arn } => write!(f, "adopt {principal_arn}"),
+            JournalOp::Delete { principal_arn } => write!(f, "delete {principal_arn}"),
+            JournalOp::Disassociate {
+                principal_arn,
+                policy_arn,
+            } => write!(f, "disassociate {policy_arn} from {principal_arn}"),
+        }
+    }
 }
 
 /// What happened. Every mutation has an `Intent` before it is sent and a `Done` or `Failed`
@@ -154,17 +322,17 @@ pub enum Event {
         path: String,
     },
     Intent {
-        op: serde_json::Value,
+        op: JournalOp,
         /// The `clientRequestToken` the request carries (EKS's idempotency token), for calls
         /// that take one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
     },
     Done {
-        op: serde_json::Value,
+        op: JournalOp,
     },
     Failed {
-        op: serde_json::Value,
+        op: JournalOp,
         error: String,
     },
     ModeUpdateRequested {
@@ -204,18 +372,35 @@ impl ClusterState {
         f.sync_data()
     }
 
-    /// Every record, oldest first. A torn last line (a crash mid-write) is skipped.
+    /// Every record, oldest first. A torn last line (a crash in the middle of writing it) is
+    /// skipped; any other line that cannot be read is an error naming its line, since
+    /// rollback and the gate must not act on a journal with records missing.
     pub fn records(&self) -> io::Result<Vec<Record>> {
-        let f = match File::open(self.journal_path()) {
-            Ok(f) => f,
+        let text = match fs::read_to_string(self.journal_path()) {
+            Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
         let mut out = Vec::new();
-        for line in BufReader::new(f).lines() {
-            let line = line?;
-            if let Ok(r) = serde_json::from_str(&line) {
-                out.push(r);
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(line) {
+                Ok(r) => out.push(r),
+                // Only the last line, without its newline, can be torn by a crash.
+                Err(_) if i + 1 == lines.len() && !line.ends_with('\n') => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}:{}: the journal has an unreadable record ({e}); it was not written by this version of the tool or was edited",
+                            self.journal_path().display(),
+                            i + 1
+                        ),
+                    ));
+                }
             }
         }
         Ok(out)
@@ -243,46 +428,27 @@ impl ClusterState {
 
 /// A run id that sorts by time: `20261123T161500Z-1a2b3c4d`.
 pub fn new_run_id() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let stamp = rfc3339(now.as_secs()).replace(['-', ':'], "");
+    let now = jiff::Timestamp::now();
     format!(
-        "{stamp}-{:08x}",
-        (now.subsec_nanos() ^ std::process::id().rotate_left(16))
+        "{}-{:08x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        (now.subsec_nanosecond() as u32) ^ std::process::id().rotate_left(16)
     )
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
 pub fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    jiff::Timestamp::from_second(secs.min(i64::MAX as u64) as i64)
+        .unwrap_or(jiff::Timestamp::MAX)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Now, as RFC 3339 UTC.
 pub fn now() -> String {
-    rfc3339(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
-    )
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -304,7 +470,7 @@ mod tests {
         let r = Record {
             time: now(),
             run_id: new_run_id(),
-            stage: "entries".into(),
+            stage: Step::Entries,
             event: Event::RunStarted {
                 command: "migrate".into(),
             },
@@ -315,7 +481,15 @@ mod tests {
             .open(c.journal_path())
             .unwrap();
         f.write_all(b"{\"time\": \"torn").unwrap();
-        assert_eq!(c.records().unwrap(), vec![r]);
+        assert_eq!(c.records().unwrap(), vec![r.clone()]);
+        // A damaged line that is not the last is an error, with its line.
+        f.write_all(b"\n").unwrap();
+        c.append(&r).unwrap();
+        let e = c.records().unwrap_err().to_string();
+        assert!(
+            e.contains("journal.jsonl:2: the journal has an unreadable record"),
+            "{e}"
+        );
         assert!(state.cluster("1", "r", "../x").is_err());
         #[cfg(unix)]
         {
