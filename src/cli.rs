@@ -320,13 +320,8 @@ fn run_plan(args: PlanArgs) -> i32 {
     let fleet = plan::plan_files_with_rbac(&args.sources, options, rbac.as_ref());
     eprint!("{}", report::render_errors(&fleet.errors));
     let rendered = report::render(&fleet, args.output);
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(rendered.as_bytes())
-        .and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return fail(&format!("cannot write the plan: {e}"));
+    if let Err(code) = emit(&rendered) {
+        return code;
     }
     if !fleet.errors.is_empty() {
         exit::ERROR
@@ -335,6 +330,27 @@ fn run_plan(args: PlanArgs) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// Writes a command's output to stdout. A reader that went away (`| head`) ends the output
+/// quietly; any other write error (a full disk behind `>`) is reported as an error.
+pub(crate) fn emit(text: &str) -> Result<(), i32> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(fail(&format!("cannot write the output: {e}"))),
+    }
+}
+
+/// One line of a live command's progress on stdout. Output problems never stop a run that is
+/// changing a cluster half-way (the journal is what counts): the line is dropped instead.
+pub(crate) fn say(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 pub(crate) fn fail(message: &str) -> i32 {

@@ -42,10 +42,9 @@ fn load_options(
     Ok((pm, rp))
 }
 
-fn print(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+/// Writes the output; the exit status to end with when it cannot be written.
+fn print(text: &str) -> Result<(), i32> {
+    crate::cli::emit(text)
 }
 
 /// `plan --cluster NAME`: the plan of a live cluster and the operations `--to entries` would send.
@@ -112,7 +111,9 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
 /// Prints live plans and errors, and returns the plan command's exit status.
 fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], format: Format) -> i32 {
     eprint!("{}", report::render_errors(errors));
-    print(&render_live(plans, errors, format));
+    if let Err(code) = print(&render_live(plans, errors, format)) {
+        return code;
+    }
     if !errors.is_empty() {
         exit::ERROR
     } else if plans.iter().any(|p| p.plan.summary.blockers > 0) {
@@ -213,18 +214,21 @@ fn describe_operation(op: &Operation) -> String {
     }
 }
 
+/// The one place a stage's outcome becomes what the operator reads and the exit status
+/// (`StageError::exit_code`): refusals say `refused:` (nothing was changed), the rest `error:`.
 fn stage_exit(result: Result<(), StageError>) -> i32 {
     match result {
         Ok(()) => exit::OK,
-        Err(StageError::Refused(why)) => {
-            eprintln!("refused: {why}");
-            exit::REFUSED
+        Err(e) => {
+            let code = e.exit_code();
+            let label = if code == exit::REFUSED {
+                "refused"
+            } else {
+                "error"
+            };
+            eprintln!("{label}: {e}");
+            code
         }
-        Err(StageError::NotVerified(why)) => {
-            eprintln!("error: {why}");
-            exit::BLOCKERS
-        }
-        Err(e) => fail(&e.to_string()),
     }
 }
 
@@ -296,7 +300,7 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
     } else {
         None
     };
-    let mut out = |line: &str| println!("{line}");
+    let mut out = |line: &str| crate::cli::say(line);
     let mut run = match Run::new(&mut cluster, &states, pm.as_ref(), rp.as_ref(), &mut out) {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
@@ -382,7 +386,9 @@ async fn migrate_fleet(
     {
         return fail(&format!("--report-html {}: {e}", path.display()));
     }
-    print(&render(&report, args.fleet.output));
+    if let Err(code) = print(&render(&report, args.fleet.output)) {
+        return code;
+    }
     report.exit_code()
 }
 
@@ -417,7 +423,7 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
     };
     match run.verify(&opts).await {
         Ok(report) => {
-            print(&match args.output {
+            let written = print(&match args.output {
                 Format::Json => {
                     serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"
                 }
@@ -425,7 +431,9 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
                 Format::Markdown => crate::parity::render_markdown(&report),
                 Format::Table => crate::parity::render_table(&report),
             });
-            if report.passed {
+            if let Err(code) = written {
+                code
+            } else if report.passed {
                 exit::OK
             } else {
                 exit::BLOCKERS
@@ -450,7 +458,7 @@ pub async fn rollback(args: RollbackArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let mut out = |line: &str| println!("{line}");
+    let mut out = |line: &str| crate::cli::say(line);
     let mut run = match Run::new(&mut cluster, &states, None, None, &mut out) {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
@@ -474,10 +482,7 @@ pub async fn status(args: StatusArgs) -> i32 {
         return match crate::migrate::fleet::status(&fleet, fleet_file, &args.target.aws, &states)
             .await
         {
-            Ok(text) => {
-                print(&text);
-                exit::OK
-            }
+            Ok(text) => print(&text).err().unwrap_or(exit::OK),
             Err(e) => fail(&e.to_string()),
         };
     }
@@ -557,8 +562,7 @@ pub async fn status(args: StatusArgs) -> i32 {
             r.time, r.run_id, r.stage
         ));
     }
-    print(&text);
-    exit::OK
+    print(&text).err().unwrap_or(exit::OK)
 }
 
 /// `snapshot --fleet FILE -o world.yaml`: an eks-sim world copied from live clusters.

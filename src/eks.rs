@@ -18,19 +18,77 @@ use aws_sdk_eks::types::{
 use crate::model::{AccessScope, PolicyAssociation};
 use crate::reconcile::{AccessEntryRequest, ExistingEntry};
 
+/// An error code EKS answers (its error shapes), or what kept the call from an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidParameter,
+    InvalidRequest,
+    Client,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ResourceInUse,
+    Throttling,
+    Server,
+    ServiceUnavailable,
+    AccessDenied,
+    /// A code this tool does not act on, as the service spelled it.
+    Other(String),
+    /// No answer within the SDK's time limits.
+    Timeout,
+    /// No answer at all: the connection failed or was dropped (after the SDK's retries).
+    Transport,
+}
+
+impl ErrorCode {
+    /// The code as EKS spells it (`ResourceInUseException`).
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "InvalidParameterException" => ErrorCode::InvalidParameter,
+            "InvalidRequestException" => ErrorCode::InvalidRequest,
+            "ClientException" => ErrorCode::Client,
+            "ResourceLimitExceededException" => ErrorCode::ResourceLimitExceeded,
+            "ResourceNotFoundException" => ErrorCode::ResourceNotFound,
+            "ResourceInUseException" => ErrorCode::ResourceInUse,
+            "ThrottlingException" => ErrorCode::Throttling,
+            "ServerException" => ErrorCode::Server,
+            "ServiceUnavailableException" => ErrorCode::ServiceUnavailable,
+            "AccessDeniedException" => ErrorCode::AccessDenied,
+            other => ErrorCode::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::InvalidParameter => "InvalidParameterException",
+            ErrorCode::InvalidRequest => "InvalidRequestException",
+            ErrorCode::Client => "ClientException",
+            ErrorCode::ResourceLimitExceeded => "ResourceLimitExceededException",
+            ErrorCode::ResourceNotFound => "ResourceNotFoundException",
+            ErrorCode::ResourceInUse => "ResourceInUseException",
+            ErrorCode::Throttling => "ThrottlingException",
+            ErrorCode::Server => "ServerException",
+            ErrorCode::ServiceUnavailable => "ServiceUnavailableException",
+            ErrorCode::AccessDenied => "AccessDeniedException",
+            ErrorCode::Other(code) => code,
+            ErrorCode::Timeout => "Timeout",
+            ErrorCode::Transport => "Transport",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An error from EKS, with the service's code and message kept.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{operation} failed: {code}: {message}")]
 pub struct ApiError {
     pub operation: &'static str,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
-}
-
-impl ApiError {
-    pub fn is(&self, code: &str) -> bool {
-        self.code == code
-    }
 }
 
 fn api_error<E, R>(operation: &'static str, e: SdkError<E, R>) -> ApiError
@@ -40,13 +98,13 @@ where
 {
     let (code, message) = match &e {
         SdkError::ServiceError(s) => (
-            s.err().code().unwrap_or("Unknown").to_string(),
+            ErrorCode::parse(s.err().code().unwrap_or("Unknown")),
             s.err().message().unwrap_or_default().to_string(),
         ),
-        SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
-        SdkError::DispatchFailure(d) => ("Transport".to_string(), format!("{d:?}")),
+        SdkError::TimeoutError(_) => (ErrorCode::Timeout, "the request timed out".to_string()),
+        SdkError::DispatchFailure(d) => (ErrorCode::Transport, format!("{d:?}")),
         other => (
-            "Transport".to_string(),
+            ErrorCode::Transport,
             aws_sdk_eks::error::DisplayErrorContext(other).to_string(),
         ),
     };
@@ -206,7 +264,7 @@ impl Eks {
             .map_err(|e| api_error("DescribeCluster", e))?;
         let c = out.cluster().ok_or_else(|| ApiError {
             operation: "DescribeCluster",
-            code: "Empty".into(),
+            code: ErrorCode::Other("EmptyResponse".into()),
             message: "the response has no cluster".into(),
         })?;
         let arn = c.arn().unwrap_or_default().to_string();
@@ -292,7 +350,7 @@ impl Eks {
             Ok(out) => out,
             Err(e) => {
                 let e = api_error("DescribeAccessEntry", e);
-                return if e.is("ResourceNotFoundException") {
+                return if e.code == ErrorCode::ResourceNotFound {
                     Ok(None)
                 } else {
                     Err(e)
@@ -354,7 +412,7 @@ impl Eks {
         token: &str,
     ) -> Result<(), ApiError> {
         self.with_patience(
-            |e| e.is("InvalidParameterException") && e.message.contains("invalid principal"),
+            |e| e.code == ErrorCode::InvalidParameter && e.message.contains("invalid principal"),
             3,
             || async {
                 let mut call = self
@@ -422,7 +480,7 @@ impl Eks {
             Err(e) => {
                 let e = api_error("DeleteAccessEntry", e);
                 // Already gone is what was wanted.
-                if e.is("ResourceNotFoundException") {
+                if e.code == ErrorCode::ResourceNotFound {
                     Ok(())
                 } else {
                     Err(e)
@@ -448,7 +506,7 @@ impl Eks {
                 .build(),
         };
         self.with_patience(
-            |e| e.is("ResourceNotFoundException"),
+            |e| e.code == ErrorCode::ResourceNotFound,
             self.patience.attempts,
             || {
                 let scope = scope.clone();
@@ -487,7 +545,7 @@ impl Eks {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = api_error("DisassociateAccessPolicy", e);
-                if e.is("ResourceNotFoundException") {
+                if e.code == ErrorCode::ResourceNotFound {
                     Ok(())
                 } else {
                     Err(e)

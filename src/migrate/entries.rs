@@ -85,7 +85,9 @@ impl Run<'_> {
                 ]);
                 match eks.create_entry(cluster, entry, &tags, token).await {
                     Ok(()) => Ok("created"),
-                    Err(e) if e.is("ResourceInUseException") => self.adopt_on_create(entry).await,
+                    Err(e) if e.code == crate::eks::ErrorCode::ResourceInUse => {
+                        self.adopt_on_create(entry).await
+                    }
                     Err(e) => Err(e.into()),
                 }
             }

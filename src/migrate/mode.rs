@@ -126,7 +126,7 @@ impl Run<'_> {
                 .await
             {
                 Ok(id) => break id,
-                Err(e) if e.is("ResourceInUseException") && attempts < 4 => {
+                Err(e) if e.code == crate::eks::ErrorCode::ResourceInUse && attempts < 4 => {
                     self.say(&format!(
                         "{label:<8} another update started meanwhile; waiting for it"
                     ));
