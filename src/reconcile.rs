@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AccessEntry, AccessScope, EntryType, PolicyAssociation};
 
+/// Tag keys on entries the tool creates: they mark what rollback may delete. Infrastructure as
+/// code never carries them (see `iac`), so an entry owned by IaC is never the tool's to delete.
+pub const TAG_CREATED_BY: &str = "aws-auth-migrate/created-by";
+pub const TAG_RUN_ID: &str = "aws-auth-migrate/run-id";
+
 /// An access entry as the cluster has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -17,9 +17,7 @@ use crate::report::plural;
 use crate::state::{ClusterState, Event, Record, StateDir, new_run_id, now, write_atomic};
 use crate::translate::Action;
 
-/// Tag keys on entries the tool creates: they mark what rollback may delete.
-pub const TAG_CREATED_BY: &str = "aws-auth-migrate/created-by";
-pub const TAG_RUN_ID: &str = "aws-auth-migrate/run-id";
+pub use crate::reconcile::{TAG_CREATED_BY, TAG_RUN_ID};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Stage {
