@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{ClusterArgs, MigrateArgs, PlanArgs, RollbackArgs, StatusArgs, exit, fail};
+use crate::cli::{
+    ClusterArgs, ClusterCode, MigrateArgs, PlanArgs, PlanOutput, RollbackArgs, StatusArgs, exit,
+    fail, usage,
+};
 use crate::eks::AuthenticationMode;
 use crate::live::{Cluster, LivePlan};
 use crate::options::{PolicyMap, RolePaths};
@@ -51,6 +54,10 @@ fn print(text: &str) {
 
 /// `plan --cluster NAME`: the plan of a live cluster and the operations `--to entries` would send.
 pub async fn live_plan(args: PlanArgs) -> i32 {
+    let output = match args.plan_output(false) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
     let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
         Ok(o) => o,
         Err(code) => return code,
@@ -77,7 +84,7 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
         Err(e) => return fail(&format!("cluster {}: {e}", target.cluster)),
     };
     let errors = plan.errors.clone();
-    finish_live(&[plan], &errors, args.output)
+    finish_live(&[plan], &errors, output)
 }
 
 /// `plan --fleet FILE`: the live plans of many clusters, read a few at a time.
@@ -91,6 +98,10 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
+    let output = match args.plan_output(fleet.clusters.len() > 1) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
     let (plans, errors) = crate::fleet::plan(
         &fleet,
         &path,
@@ -101,19 +112,56 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         args.concurrency,
     )
     .await;
-    finish_live(&plans, &errors, args.output)
+    finish_live(&plans, &errors, output)
 }
 
 /// Prints live plans and errors, and returns the plan command's exit status.
-fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], format: Format) -> i32 {
+fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], output: PlanOutput) -> i32 {
     eprint!("{}", report::render_errors(errors));
-    print(&render_live(plans, errors, format));
+    match output {
+        PlanOutput::Report(format) => print(&render_live(plans, errors, format)),
+        PlanOutput::Code {
+            format,
+            dir,
+            settings,
+        } => {
+            let codes: Vec<ClusterCode> = plans
+                .iter()
+                .map(|p| ClusterCode {
+                    cluster: p.plan.cluster.clone(),
+                    place: Some((
+                        p.snapshot.cluster.account.clone(),
+                        p.snapshot.cluster.region.clone(),
+                    )),
+                    files: crate::iac::render(&iac_input(p), format, &settings),
+                })
+                .collect();
+            if let Err(e) = crate::cli::emit_code(&codes, format, dir.as_deref()) {
+                return fail(&e);
+            }
+        }
+    }
     if !errors.is_empty() {
         exit::ERROR
     } else if plans.iter().any(|p| p.plan.summary.blockers > 0) {
         exit::BLOCKERS
     } else {
         exit::OK
+    }
+}
+
+/// The code renderers' view of a live plan: the plan, and the entries and operations behind it.
+pub fn iac_input(plan: &LivePlan) -> crate::iac::Input<'_> {
+    crate::iac::Input {
+        plan: &plan.plan,
+        live: Some(crate::iac::Live {
+            account: &plan.snapshot.cluster.account,
+            region: &plan.snapshot.cluster.region,
+            authentication_mode: plan.authentication_mode.as_deref(),
+            existing: &plan.existing_entries,
+            operations: &plan.operations,
+        }),
+        errors: &plan.errors,
     }
 }
 
