@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::options::{PolicyMap, RolePaths};
 use crate::plan;
-use crate::report::{self, Format};
+use crate::report::{self, Format, PlanFormat};
 use crate::translate::Options;
 
 /// Exit statuses, stable for scripts and CI.
@@ -230,9 +230,20 @@ pub struct PlanArgs {
     #[arg(long, value_name = "NAME", requires = "cluster")]
     pub context: Option<String>,
 
-    /// Output format.
+    /// Output format: a report of the plan, or the plan as infrastructure as code (terraform,
+    /// terraform-module, cloudformation, eksctl; see README).
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub output: Format,
+    pub output: PlanFormat,
+
+    /// With an infrastructure-as-code format: write one folder per cluster into DIR
+    /// (DIR/CLUSTER/access-entries.tf, ...) instead of printing; needed for several clusters.
+    #[arg(long, value_name = "DIR")]
+    pub iac_dir: Option<PathBuf>,
+
+    /// With -o terraform-module: the name of your terraform-aws-eks module block, used in the
+    /// import addresses (module.NAME.aws_eks_access_entry.this[KEY]); default `eks`.
+    #[arg(long, value_name = "NAME")]
+    pub terraform_module: Option<String>,
 
     /// YAML file mapping Kubernetes groups to access policies and scopes (see README).
     #[arg(long, value_name = "FILE")]
@@ -291,7 +302,176 @@ fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
     }
 }
 
+/// The output of `plan`: a report, or code (with where it goes and the renderers' settings).
+#[derive(Debug, Clone)]
+pub enum PlanOutput {
+    Report(Format),
+    Code {
+        format: crate::iac::IacFormat,
+        dir: Option<PathBuf>,
+        settings: crate::iac::Settings,
+    },
+}
+
+impl PlanArgs {
+    /// What to write, or why the options do not fit together (a usage error). `several`: the
+    /// command plans more than one cluster.
+    pub fn plan_output(&self, several: bool) -> Result<PlanOutput, String> {
+        let format = match self.output.kind() {
+            Ok(format) => {
+                if self.iac_dir.is_some() {
+                    return Err(
+                        "--iac-dir goes with an infrastructure-as-code format: -o terraform, terraform-module, cloudformation or eksctl".into(),
+                    );
+                }
+                if self.terraform_module.is_some() {
+                    return Err("--terraform-module goes with -o terraform-module".into());
+                }
+                return Ok(PlanOutput::Report(format));
+            }
+            Err(code) => code,
+        };
+        let mut settings = crate::iac::Settings::default();
+        if let Some(name) = &self.terraform_module {
+            if format != crate::iac::IacFormat::TerraformModule {
+                return Err("--terraform-module goes with -o terraform-module".into());
+            }
+            let mut chars = name.chars();
+            let valid = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(format!(
+                    "--terraform-module {name:?} is not a Terraform module name (a letter or _, then letters, digits, _ or -)"
+                ));
+            }
+            settings.module = name.clone();
+        }
+        if several && self.iac_dir.is_none() {
+            return Err(format!(
+                "-o {} writes the code of one cluster; for several clusters (a folder, several files or a fleet) add --iac-dir DIR, which gets one folder per cluster",
+                format.name()
+            ));
+        }
+        Ok(PlanOutput::Code {
+            format,
+            dir: self.iac_dir.clone(),
+            settings,
+        })
+    }
+}
+
+/// A usage error: the message and clap's exit status.
+pub(crate) fn usage(message: &str) -> i32 {
+    eprintln!("error: {message}");
+    exit::USAGE
+}
+
+/// One cluster's code: the folder name to use under `--iac-dir` and its files.
+pub struct ClusterCode {
+    pub cluster: String,
+    /// The account and region of a live cluster (names a folder when two clusters share a name).
+    pub place: Option<(String, String)>,
+    pub files: Vec<crate::iac::File>,
+}
+
+/// Prints the one cluster's main file, or writes every cluster's files under `dir`
+/// (DIR/CLUSTER/FILE) and lists them. A file of the format that this run does not write (an
+/// import list when nothing exists any more) is removed, so no stale one is left beside the
+/// new code. Returns an error message when the folders collide or a file cannot be written.
+pub(crate) fn emit_code(
+    codes: &[ClusterCode],
+    format: crate::iac::IacFormat,
+    dir: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let Some(dir) = dir else {
+        if let Some(main) = codes.first().and_then(|c| c.files.first()) {
+            write_stdout(&main.text)?;
+        }
+        return Ok(());
+    };
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for c in codes {
+        *count.entry(c.cluster.as_str()).or_default() += 1;
+    }
+    let mut folders = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    for c in codes {
+        let name = match (&c.place, count[c.cluster.as_str()] > 1) {
+            (Some((account, region)), true) => format!("{account}-{region}-{}", c.cluster),
+            _ => c.cluster.clone(),
+        };
+        let name = folder_name(&name);
+        if !used.insert(name.clone()) {
+            return Err(format!(
+                "two clusters would both be written to {}; plan them separately",
+                dir.join(&name).display()
+            ));
+        }
+        folders.push(dir.join(name));
+    }
+    let mut listing = String::new();
+    for (c, folder) in codes.iter().zip(&folders) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let mut written = Vec::new();
+        for f in &c.files {
+            let path = folder.join(f.name);
+            std::fs::write(&path, &f.text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            written.push(path.display().to_string());
+        }
+        for stale in format.file_names() {
+            let path = folder.join(stale);
+            if !c.files.iter().any(|f| f.name == *stale) && path.is_file() {
+                std::fs::remove_file(&path)
+                    .map_err(|e| format!("cannot remove the stale {}: {e}", path.display()))?;
+            }
+        }
+        listing.push_str(&format!("{}: {}\n", c.cluster, written.join(", ")));
+    }
+    write_stdout(&listing)
+}
+
+/// A folder name for a cluster: its name with anything but `[A-Za-z0-9._-]` replaced, never
+/// `.` or `..`.
+fn folder_name(cluster: &str) -> String {
+    let mut s: String = cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        s.insert(0, '_');
+    }
+    s
+}
+
+fn write_stdout(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run_plan(args: PlanArgs) -> i32 {
+    let several = args.sources.len() > 1 || args.sources.iter().any(|s| s.is_dir());
+    let output = match args.plan_output(several) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
     let policy_map = match args.policy_map.as_deref().map(PolicyMap::load).transpose() {
         Ok(m) => m,
         Err(e) => return fail(&format!("--policy-map {e}")),
@@ -319,9 +499,35 @@ fn run_plan(args: PlanArgs) -> i32 {
     };
     let fleet = plan::plan_files_with_rbac(&args.sources, options, rbac.as_ref());
     eprint!("{}", report::render_errors(&fleet.errors));
-    let rendered = report::render(&fleet, args.output);
-    if let Err(code) = emit(&rendered) {
-        return code;
+    let written = match output {
+        PlanOutput::Report(format) => write_stdout(&report::render(&fleet, format)),
+        PlanOutput::Code {
+            format,
+            dir,
+            settings,
+        } => {
+            let codes: Vec<ClusterCode> = fleet
+                .clusters
+                .iter()
+                .map(|plan| ClusterCode {
+                    cluster: plan.cluster.clone(),
+                    place: None,
+                    files: crate::iac::render(
+                        &crate::iac::Input {
+                            plan,
+                            live: None,
+                            errors: &fleet.errors,
+                        },
+                        format,
+                        &settings,
+                    ),
+                })
+                .collect();
+            emit_code(&codes, format, dir.as_deref())
+        }
+    };
+    if let Err(e) = written {
+        return fail(&e);
     }
     if !fleet.errors.is_empty() {
         exit::ERROR

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{ClusterArgs, MigrateArgs, PlanArgs, RollbackArgs, StatusArgs, exit, fail};
+use crate::cli::{
+    ClusterArgs, ClusterCode, MigrateArgs, PlanArgs, PlanOutput, RollbackArgs, StatusArgs, exit,
+    fail, usage,
+};
 use crate::fleet::Fleet;
 use crate::live::{Cluster, LivePlan};
 use crate::migrate::fleet::{FleetOptions, FleetRun};
@@ -49,6 +52,10 @@ fn print(text: &str) -> Result<(), i32> {
 
 /// `plan --cluster NAME`: the plan of a live cluster and the operations `--to entries` would send.
 pub async fn live_plan(args: PlanArgs) -> i32 {
+    let output = match args.plan_output(false) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
     let (pm, rp) = match load_options(args.policy_map.as_deref(), args.role_paths.as_deref()) {
         Ok(o) => o,
         Err(code) => return code,
@@ -81,7 +88,7 @@ pub async fn live_plan(args: PlanArgs) -> i32 {
         }
     };
     let errors = plan.errors.clone();
-    finish_live(&[plan], &errors, args.output)
+    finish_live(&[plan], &errors, output)
 }
 
 /// `plan --fleet FILE`: the live plans of many clusters, read a few at a time.
@@ -95,6 +102,10 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
+    let output = match args.plan_output(fleet.clusters.len() > 1) {
+        Ok(o) => o,
+        Err(e) => return usage(&e),
+    };
     let (plans, errors) = crate::fleet::plan(
         &fleet,
         &path,
@@ -105,14 +116,38 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         args.concurrency,
     )
     .await;
-    finish_live(&plans, &errors, args.output)
+    finish_live(&plans, &errors, output)
 }
 
 /// Prints live plans and errors, and returns the plan command's exit status.
-fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], format: Format) -> i32 {
+fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], output: PlanOutput) -> i32 {
     eprint!("{}", report::render_errors(errors));
-    if let Err(code) = print(&render_live(plans, errors, format)) {
-        return code;
+    match output {
+        PlanOutput::Report(format) => {
+            if let Err(code) = print(&render_live(plans, errors, format)) {
+                return code;
+            }
+        }
+        PlanOutput::Code {
+            format,
+            dir,
+            settings,
+        } => {
+            let codes: Vec<ClusterCode> = plans
+                .iter()
+                .map(|p| ClusterCode {
+                    cluster: p.plan.cluster.clone(),
+                    place: Some((
+                        p.snapshot.cluster.account.clone(),
+                        p.snapshot.cluster.region.clone(),
+                    )),
+                    files: crate::iac::render(&iac_input(p), format, &settings),
+                })
+                .collect();
+            if let Err(e) = crate::cli::emit_code(&codes, format, dir.as_deref()) {
+                return fail(&e);
+            }
+        }
     }
     if !errors.is_empty() {
         exit::ERROR
@@ -120,6 +155,21 @@ fn finish_live(plans: &[LivePlan], errors: &[crate::plan::InputError], format: F
         exit::BLOCKERS
     } else {
         exit::OK
+    }
+}
+
+/// The code renderers' view of a live plan: the plan, and the entries and operations behind it.
+pub fn iac_input(plan: &LivePlan) -> crate::iac::Input<'_> {
+    crate::iac::Input {
+        plan: &plan.plan,
+        live: Some(crate::iac::Live {
+            account: &plan.snapshot.cluster.account,
+            region: &plan.snapshot.cluster.region,
+            authentication_mode: plan.authentication_mode.as_deref(),
+            existing: &plan.existing_entries,
+            operations: &plan.operations,
+        }),
+        errors: &plan.errors,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod eks;
 pub mod findings;
 pub mod fleet;
+pub mod iac;
 pub mod kubeapi;
 pub mod live;
 pub mod migrate;

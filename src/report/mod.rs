@@ -20,6 +20,40 @@ pub enum Format {
     Markdown,
 }
 
+/// What `plan -o` writes: a report of the plan, or the plan as infrastructure as code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Table,
+    Json,
+    Yaml,
+    Markdown,
+    /// `aws_eks_access_entry` and `aws_eks_access_policy_association` resources.
+    Terraform,
+    /// The terraform-aws-eks module's `access_entries`.
+    TerraformModule,
+    /// `AWS::EKS::AccessEntry` resources.
+    Cloudformation,
+    /// The `accessConfig` of an eksctl ClusterConfig.
+    Eksctl,
+}
+
+impl PlanFormat {
+    /// The report format, or the kind of code.
+    pub fn kind(self) -> Result<Format, crate::iac::IacFormat> {
+        use crate::iac::IacFormat;
+        match self {
+            PlanFormat::Table => Ok(Format::Table),
+            PlanFormat::Json => Ok(Format::Json),
+            PlanFormat::Yaml => Ok(Format::Yaml),
+            PlanFormat::Markdown => Ok(Format::Markdown),
+            PlanFormat::Terraform => Err(IacFormat::Terraform),
+            PlanFormat::TerraformModule => Err(IacFormat::TerraformModule),
+            PlanFormat::Cloudformation => Err(IacFormat::CloudFormation),
+            PlanFormat::Eksctl => Err(IacFormat::Eksctl),
+        }
+    }
+}
+
 /// Renders `plan` in `format`.
 pub fn render(plan: &FleetPlan, format: Format) -> String {
     match format {

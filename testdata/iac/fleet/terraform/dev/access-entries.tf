@@ -1,0 +1,46 @@
+# EKS access entries of cluster dev, written by aws-auth-migrate from
+#   testdata/examples/fleet/dev.yaml (offline plan).
+# 2 access entries, 1 policy association; 0 mappings stay in aws-auth.
+# Review it like any change of who may use the cluster. The tool's created-by tag is never written
+#   here.
+#
+# Offline plan, so no imports: EKS makes node, Fargate and cluster-creator entries itself at the
+#   switch to API_AND_CONFIG_MAP, and creating them again fails with ResourceInUseException. Switch
+#   the mode first, then write this again from the live cluster:
+#   aws-auth-migrate migrate --cluster dev --to dual   # or the authentication mode in your IaC
+#   aws-auth-migrate plan --cluster dev -o terraform
+#
+# Then, once applied:
+#   aws-auth-migrate verify --cluster dev            # parity, recorded for the api gate
+#   aws-auth-migrate migrate --cluster dev --to api --confirm dev
+# and then say API in the IaC's authentication mode too: EKS refuses any way back, so an apply that
+#   still says API_AND_CONFIG_MAP fails.
+#
+# Needs Terraform 1.5 or later (import blocks) and the hashicorp/aws provider. cluster_name is a
+#   literal because import ids must be known at plan time; point it at your cluster resource if you
+#   prefer.
+
+# mapRoles[0] in aws-auth
+resource "aws_eks_access_entry" "eks_dev_nodes" {
+  cluster_name  = "dev"
+  principal_arn = "arn:aws:iam::111122223333:role/eks-dev-nodes"
+  type          = "EC2_LINUX"
+}
+
+# mapRoles[1] in aws-auth
+resource "aws_eks_access_entry" "developers" {
+  cluster_name  = "dev"
+  principal_arn = "arn:aws:iam::111122223333:role/developers"
+  type          = "STANDARD"
+  user_name     = "dev:{{SessionName}}"
+}
+
+resource "aws_eks_access_policy_association" "developers_cluster_admin" {
+  cluster_name  = "dev"
+  principal_arn = aws_eks_access_entry.developers.principal_arn
+  policy_arn    = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
+}
