@@ -741,8 +741,7 @@ impl Eks {
         Ok(out)
     }
 
-    /// Runs `call` until it succeeds, fails with an error `retryable` does not accept, or
-    /// `attempts` run out; the delay doubles up to the patience's maximum.
+    /// Runs `call` with this client's patience (see [`crate::retry::Backoff`]).
     async fn with_patience<F, Fut>(
         &self,
         retryable: impl Fn(&ApiError) -> bool,
@@ -753,17 +752,12 @@ impl Eks {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), ApiError>>,
     {
-        let mut delay = self.patience.first_delay;
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Err(e) if retryable(&e) && attempt < attempts => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.patience.max_delay);
-                    attempt += 1;
-                }
-                other => return other,
-            }
+        crate::retry::Backoff {
+            first_delay: self.patience.first_delay,
+            max_delay: self.patience.max_delay,
+            attempts,
         }
+        .run(retryable, call)
+        .await
     }
 }

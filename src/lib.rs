@@ -25,6 +25,7 @@ pub mod plan;
 pub mod rbac;
 pub mod reconcile;
 pub mod report;
+pub mod retry;
 pub mod snapshot;
 pub mod source;
 pub mod token;

@@ -593,22 +593,21 @@ async fn review(
         ..SubjectAccessReview::default()
     };
     let api: Api<SubjectAccessReview> = Api::all(client.clone());
-    let mut delay = std::time::Duration::from_millis(100);
-    for attempt in 1.. {
-        match api.create(&PostParams::default(), &sar).await {
-            Ok(r) => return Ok(r.status.is_some_and(|s| s.allowed)),
-            Err(e) => {
-                let e = KubeError::Api(e);
-                let retryable = matches!(e.status(), Some(429 | 500..=599)) || e.status().is_none();
-                if !retryable || attempt >= 6 {
-                    return Err(e);
-                }
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-        }
+    crate::retry::Backoff {
+        first_delay: std::time::Duration::from_millis(100),
+        max_delay: std::time::Duration::from_secs(5),
+        attempts: 6,
     }
-    unreachable!("the loop returns")
+    .run(
+        |e: &KubeError| matches!(e.status(), Some(429 | 500..=599)) || e.status().is_none(),
+        || async {
+            api.create(&PostParams::default(), &sar)
+                .await
+                .map(|r| r.status.is_some_and(|s| s.allowed))
+                .map_err(KubeError::Api)
+        },
+    )
+    .await
 }
 
 /// Reads the cluster's RBAC objects and the resources it serves.
