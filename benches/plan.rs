@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use aws_auth_migrate::plan::translate::Options;
 use aws_auth_migrate::plan::{FleetPlan, SCHEMA, plan_files, plan_source};
 use aws_auth_migrate::report::{Format, render};
 use aws_auth_migrate::source::SourceFile;
-use aws_auth_migrate::translate::Options;
 
 fn main() {
     divan::main();

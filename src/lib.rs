@@ -1,34 +1,20 @@
 //! aws-auth-migrate: move Amazon EKS clusters from the `aws-auth` ConfigMap to EKS access
 //! entries.
 //!
-//! Data flows one way: sources → model → plan → report. [`awsauth`] reads the ConfigMap the
-//! way aws-iam-authenticator does, [`translate`] holds the translation rules, [`plan`] makes a
-//! serialisable plan per cluster and [`report`] renders it.
+//! Data flows one way: sources → model → plan → report, then, for live clusters, the executor.
+//! The offline core ([`source`], [`awsauth`], [`model`], [`plan`], [`verify`], [`report`],
+//! [`iac`]) is pure and deterministic: nothing in it links tokio, the AWS SDK or kube. Only
+//! [`live`] (the EKS, IAM, STS and Kubernetes clients, the live plan, the fleet file, snapshots)
+//! and [`migrate`] (the stages, the journal, the lock, fleet runs) talk to the network; [`cli`]
+//! wires the commands.
 
-pub mod access_policy;
-pub mod arn;
-pub mod aws;
 pub mod awsauth;
 pub mod cli;
-pub mod commands;
-pub mod eks;
-pub mod findings;
-pub mod fleet;
 pub mod iac;
-pub mod kubeapi;
 pub mod live;
 pub mod migrate;
 pub mod model;
-pub mod options;
-pub mod parity;
 pub mod plan;
-pub mod rbac;
-pub mod reconcile;
 pub mod report;
-pub mod retry;
-pub mod snapshot;
 pub mod source;
-pub mod token;
-pub mod translate;
-pub mod yaml;
-pub mod yaml11;
+pub mod verify;

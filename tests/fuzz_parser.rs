@@ -1,10 +1,10 @@
 //! Property tests: no input, however broken, makes the reader, the translation or a renderer
 //! panic. Arbitrary bytes, and mutations of every real fixture (near-valid YAML).
 
+use aws_auth_migrate::plan::translate::Options;
 use aws_auth_migrate::plan::{FleetPlan, SCHEMA, plan_source};
 use aws_auth_migrate::report::{self, Format};
 use aws_auth_migrate::source::SourceFile;
-use aws_auth_migrate::translate::Options;
 use proptest::prelude::*;
 
 fn exercise(text: String) {

@@ -105,7 +105,7 @@ fn every_rule_fixture_matches_its_golden_plan() {
         "role-name-invalid",
         "node-type-from-nodegroup",
     ];
-    let missing: Vec<_> = aws_auth_migrate::findings::CATALOGUE
+    let missing: Vec<_> = aws_auth_migrate::model::findings::CATALOGUE
         .iter()
         .map(|c| c.code)
         .filter(|c| !codes.contains(*c) && !LIVE_ONLY.contains(c))

@@ -13,7 +13,9 @@ fn rust_version() -> (u32, u32) {
         .find(|l| l.trim_start().starts_with("rust-version ="))
         .expect("a rust-version in Cargo.toml");
     let version = line.split('"').nth(1).expect("a quoted version");
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().expect("a number"));
+    let mut parts = version
+        .split('.')
+        .map(|p| p.parse::<u32>().expect("a number"));
     (parts.next().unwrap(), parts.next().unwrap_or(0))
 }
 
@@ -37,7 +39,9 @@ fn uses_let_chains(text: &str) -> Option<usize> {
         if t.starts_with("&& let ") {
             return Some(i + 1);
         }
-        if (t.starts_with("if let ") || t.starts_with("} else if let ") || t.starts_with("while let "))
+        if (t.starts_with("if let ")
+            || t.starts_with("} else if let ")
+            || t.starts_with("while let "))
             && t.contains(" && ")
             && !t.contains("//")
         {
@@ -61,7 +65,10 @@ fn rust_version_covers_the_let_chains_the_code_uses() {
             uses_let_chains(&text).map(|line| format!("{}:{line}", p.display()))
         })
         .collect();
-    assert!(!using.is_empty(), "the scan finds the let-chains the code has");
+    assert!(
+        !using.is_empty(),
+        "the scan finds the let-chains the code has"
+    );
     assert!(
         rust_version() >= (1, 88),
         "rust-version {:?} is older than the let-chains at {} need (1.88)",
@@ -73,6 +80,9 @@ fn rust_version_covers_the_let_chains_the_code_uses() {
 #[test]
 fn the_scan_tells_let_chains_from_plain_conditions() {
     assert_eq!(uses_let_chains("if let Some(x) = y && x > 1 {"), Some(1));
-    assert_eq!(uses_let_chains("if let Some(x) = y\n    && let Some(z) = x {"), Some(2));
+    assert_eq!(
+        uses_let_chains("if let Some(x) = y\n    && let Some(z) = x {"),
+        Some(2)
+    );
     assert_eq!(uses_let_chains("if a && b {\nif let Some(x) = y {"), None);
 }

@@ -5,7 +5,7 @@
 use aws_auth_migrate::plan::{FleetPlan, SCHEMA, plan_source};
 use aws_auth_migrate::report::{self, Format};
 use aws_auth_migrate::source::SourceFile;
-use aws_auth_migrate::translate::Options;
+use aws_auth_migrate::plan::translate::Options;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

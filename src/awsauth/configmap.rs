@@ -1,9 +1,9 @@
 //! Finding `kube-system/aws-auth` in what `kubectl get cm aws-auth -n kube-system -o yaml|json`
 //! (or `kubectl get cm -A -o yaml`) writes: one object, a `List`, or several documents.
 
+use crate::source::yaml::{self, Node, Value};
+use crate::source::yaml11::{self, Resolved};
 use crate::source::{Location, SourceFile};
-use crate::yaml::{self, Node, Value};
-use crate::yaml11::{self, Resolved};
 
 /// A problem that stops a whole file from being planned.
 #[derive(Debug, Clone, PartialEq)]

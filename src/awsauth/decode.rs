@@ -7,8 +7,8 @@
 //! into a [`Note`] so the operator sees exactly what the authenticator made of the entry.
 
 use crate::model::{Section, SsoMatcher};
-use crate::yaml::Pos;
-use crate::yaml11::{JNode, JValue};
+use crate::source::yaml::Pos;
+use crate::source::yaml11::{JNode, JValue};
 
 /// One list element as the authenticator decoded it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -284,8 +284,8 @@ pub fn closest(written: &str, known: &[&'static str], max: usize) -> Option<&'st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse_all;
-    use crate::yaml11::to_json;
+    use crate::source::yaml::parse_all;
+    use crate::source::yaml11::to_json;
 
     fn decode(section: Section, yaml: &str) -> Vec<DecodedEntry> {
         let docs = parse_all(yaml).unwrap();

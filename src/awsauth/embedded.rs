@@ -5,8 +5,8 @@
 //! file they opened: exactly for literal blocks (`|`, what `kubectl -o yaml` writes) and for
 //! double-quoted strings (what `kubectl -o json` writes), and at the value's start otherwise.
 
+use crate::source::yaml::{Node, Pos, Style};
 use crate::source::{Location, SourceFile};
-use crate::yaml::{Node, Pos, Style};
 
 /// The text of a ConfigMap value and the way back from its positions to the file.
 #[derive(Debug, Clone)]
@@ -193,7 +193,7 @@ fn quoted_mapper(source: &SourceFile, node: &Node, text: &str, double: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse_all;
+    use crate::source::yaml::parse_all;
 
     fn locate(file: &str, key: &str, needle: &str) -> String {
         let source = SourceFile::new("cm", file);

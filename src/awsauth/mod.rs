@@ -17,12 +17,12 @@ pub use configmap::FileError;
 use decode::{DecodedEntry, Note};
 use embedded::EmbeddedText;
 
-use crate::arn::{self, ArnProblem, PrincipalKind};
-use crate::findings::finding;
+use crate::model::arn::{self, ArnProblem, PrincipalKind};
+use crate::model::findings::finding;
 use crate::model::{Finding, Mapping, MappingId, MappingStatus, Section};
+use crate::source::yaml::{self, Node, Pos, Value};
+use crate::source::yaml11::{self, Resolved, Surprise};
 use crate::source::{Location, SourceFile};
-use crate::yaml::{self, Node, Pos, Value};
-use crate::yaml11::{self, Resolved, Surprise};
 
 /// The contents of one `aws-auth` ConfigMap.
 #[derive(Debug, Clone)]

@@ -20,8 +20,8 @@ use sha2::Digest as _;
 
 use crate::model::{AccessScope, MappingId, Severity};
 use crate::plan::ClusterPlan;
-use crate::reconcile::{ExistingEntry, Operation, TAG_CREATED_BY, TAG_RUN_ID};
-use crate::translate::Action;
+use crate::plan::reconcile::{ExistingEntry, Operation, TAG_CREATED_BY, TAG_RUN_ID};
+use crate::plan::translate::Action;
 
 /// The kinds of code the plan can be written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,7 +284,9 @@ impl Model {
             .collect();
         others.sort_by(|a, b| a.principal_arn.cmp(&b.principal_arn));
         for have in others {
-            if crate::arn::parse(&have.principal_arn).is_ok_and(|p| p.is_service_linked_role()) {
+            if crate::model::arn::parse(&have.principal_arn)
+                .is_ok_and(|p| p.is_service_linked_role())
+            {
                 left_out.push(format!(
                     "{} ({}): a service-linked role's entry belongs to EKS, which refuses changes to it",
                     have.principal_arn, have.entry_type
@@ -569,12 +571,12 @@ fn assign_keys(entries: &mut [Entry]) {
     let candidates: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let (name, account, kind) = match crate::arn::parse(&e.principal_arn) {
+            let (name, account, kind) = match crate::model::arn::parse(&e.principal_arn) {
                 Ok(p) => (
                     p.name.clone(),
                     p.account.clone(),
                     match p.kind {
-                        crate::arn::PrincipalKind::User => "user",
+                        crate::model::arn::PrincipalKind::User => "user",
                         _ => "role",
                     },
                 ),
@@ -1169,7 +1171,7 @@ data:
             .iter()
             .filter_map(|m| m.access_entry.clone())
             .collect();
-        let operations = crate::reconcile::reconcile(&desired, &entries);
+        let operations = crate::plan::reconcile::reconcile(&desired, &entries);
         let input = Input {
             plan: &plan,
             live: Some(Live {

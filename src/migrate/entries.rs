@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use super::state::{Event, JournalOp, Step};
 use super::{Run, StageError, TAG_CREATED_BY, TAG_RUN_ID};
-use crate::eks::AuthenticationMode;
-use crate::reconcile::{AccessEntryRequest, Operation, reconcile};
+use crate::live::eks::AuthenticationMode;
+use crate::plan::reconcile::{AccessEntryRequest, Operation, reconcile};
 
 impl Run<'_> {
     /// Reconciles access entries to the plan, re-reading the cluster first (EKS may have
@@ -85,7 +85,7 @@ impl Run<'_> {
                 ]);
                 match eks.create_entry(cluster, entry, &tags, token).await {
                     Ok(()) => Ok("created"),
-                    Err(e) if e.code == crate::eks::ErrorCode::ResourceInUse => {
+                    Err(e) if e.code == crate::live::eks::ErrorCode::ResourceInUse => {
                         self.adopt_on_create(entry).await
                     }
                     Err(e) => Err(e.into()),

@@ -17,13 +17,13 @@ use futures::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::aws::AwsArgs;
-use crate::fleet::{Fleet, FleetCluster};
 use crate::live::Cluster;
+use crate::live::aws::AwsArgs;
+use crate::live::fleet::{Fleet, FleetCluster};
 use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
 use crate::migrate::state::{Event, StateDir, new_run_id, now, write_atomic};
 use crate::migrate::{MigrateOptions, Run, Stage, StageError};
-use crate::options::{PolicyMap, RolePaths};
+use crate::plan::options::{PolicyMap, RolePaths};
 
 /// How a fleet run is shaped.
 #[derive(Debug, Clone)]
@@ -494,7 +494,7 @@ impl FleetRun<'_> {
         let c = &self.fleet.clusters[i];
         let mut result = self.blank(i, wave, Outcome::Failed);
         let aws = c.aws(self.defaults);
-        let sdk = match crate::aws::sdk_config(&aws).await {
+        let sdk = match crate::live::aws::sdk_config(&aws).await {
             Ok(s) => s,
             Err(e) => {
                 result.detail = e;
@@ -690,7 +690,7 @@ pub async fn status(
                     lock: "?".into(),
                     last: last.clone(),
                 };
-                let sdk = match crate::aws::sdk_config(&aws).await {
+                let sdk = match crate::live::aws::sdk_config(&aws).await {
                     Ok(s) => s,
                     Err(e) => return unreachable(e),
                 };

@@ -4,11 +4,11 @@
 
 use super::state::Event;
 use super::{MigrateOptions, Run, StageError};
-use crate::eks::AuthenticationMode;
 use crate::live::LivePlan;
+use crate::live::eks::AuthenticationMode;
 use crate::model::{AccessScope, CLUSTER_ADMIN_POLICY, EntryType};
-use crate::reconcile::{ExistingEntry, Operation};
-use crate::translate::Action;
+use crate::plan::reconcile::{ExistingEntry, Operation};
+use crate::plan::translate::Action;
 
 impl Run<'_> {
     /// The switch to API, only through the safety gate.
@@ -16,7 +16,7 @@ impl Run<'_> {
         let plan = self.plan().await?;
         let verification = self.last_verification()?;
         let mut refusals = gate(&plan, opts, &self.cluster.name, &plan.snapshot.caller_arn);
-        let hash = crate::parity::plan_hash(
+        let hash = crate::verify::plan_hash(
             &plan
                 .plan
                 .mappings
@@ -85,7 +85,7 @@ pub fn gate(
                 .unwrap_or("an unknown mode")
         ));
     }
-    let allowed = |m: &crate::translate::PlannedMapping| {
+    let allowed = |m: &crate::plan::translate::PlannedMapping| {
         opts.allow_drop
             .iter()
             .any(|a| a == &m.mapping.id.to_string() || a.eq_ignore_ascii_case(&m.mapping.arn))
@@ -129,7 +129,7 @@ pub fn gate(
         .iter()
         .filter(|e| is_admin(e))
         .any(|e| {
-            crate::arn::parse(&e.principal_arn)
+            crate::model::arn::parse(&e.principal_arn)
                 .ok()
                 .is_some_and(|p| Some((p.account.clone(), p.name.to_lowercase())) == caller)
         });
@@ -158,7 +158,7 @@ pub fn verification_refusal(last: Option<(String, bool)>, hash: &str) -> Option<
 
 /// (account, lower-cased name) of a principal ARN, for comparing the caller with entries.
 fn caller_principal(arn: &str) -> Option<(String, String)> {
-    let p = crate::arn::parse(arn).ok()?;
+    let p = crate::model::arn::parse(arn).ok()?;
     Some((p.account, p.name.to_lowercase()))
 }
 

@@ -22,7 +22,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
 use kube::api::PostParams;
 
-use crate::kubeapi::{KubeAccess, KubeError};
+use crate::live::kube::{KubeAccess, KubeError};
 
 /// The Lease's name in `kube-system`.
 pub const LEASE_NAME: &str = "aws-auth-migrate";

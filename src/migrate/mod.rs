@@ -25,14 +25,14 @@ pub mod verify;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::eks::{ApiError, AuthenticationMode};
+use crate::live::eks::{ApiError, AuthenticationMode};
 use crate::live::{Cluster, LiveError, LivePlan, plan_cluster};
-use crate::options::{PolicyMap, RolePaths};
-use crate::reconcile::Operation;
+use crate::plan::options::{PolicyMap, RolePaths};
+use crate::plan::reconcile::Operation;
 use crate::report::plural;
 use state::{ClusterState, Event, JournalOp, Record, StateDir, Step, new_run_id, now};
 
-pub use crate::reconcile::{TAG_CREATED_BY, TAG_RUN_ID};
+pub use crate::plan::reconcile::{TAG_CREATED_BY, TAG_RUN_ID};
 
 /// The stages `migrate --to` reaches, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -107,8 +107,8 @@ impl StageError {
     }
 }
 
-impl From<crate::kubeapi::KubeError> for StageError {
-    fn from(e: crate::kubeapi::KubeError) -> Self {
+impl From<crate::live::kube::KubeError> for StageError {
+    fn from(e: crate::live::kube::KubeError) -> Self {
         StageError::Live(LiveError::Kube(e))
     }
 }
@@ -473,7 +473,7 @@ pub fn stage_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::AccessEntryRequest;
+    use crate::plan::reconcile::AccessEntryRequest;
 
     fn create(arn: &str) -> JournalOp {
         JournalOp::Create {

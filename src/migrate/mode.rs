@@ -9,7 +9,7 @@ use aws_sdk_eks::types::UpdateStatus;
 use super::failpoint;
 use super::state::{Event, JournalOp, Step};
 use super::{MigrateOptions, Run, StageError, progress_spinner};
-use crate::eks::AuthenticationMode;
+use crate::live::eks::AuthenticationMode;
 
 impl Run<'_> {
     /// Waits for updates that are already running, so the switch never races one.
@@ -126,7 +126,7 @@ impl Run<'_> {
                 .await
             {
                 Ok(id) => break id,
-                Err(e) if e.code == crate::eks::ErrorCode::ResourceInUse && attempts < 4 => {
+                Err(e) if e.code == crate::live::eks::ErrorCode::ResourceInUse && attempts < 4 => {
                     self.say(&format!(
                         "{label:<8} another update started meanwhile; waiting for it"
                     ));

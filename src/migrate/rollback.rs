@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::backup::data_diff;
 use super::state::{Event, JournalOp, Record, Step};
 use super::{Run, StageError, TAG_CREATED_BY, confirm_interactively};
-use crate::eks::AuthenticationMode;
 use crate::live::configmap_json;
+use crate::live::eks::AuthenticationMode;
 use crate::model::{AccessScope, PolicyAssociation};
-use crate::reconcile::ExistingEntry;
+use crate::plan::reconcile::ExistingEntry;
 
 /// What the journal says the tool changed and has not undone.
 #[derive(Debug, Default, PartialEq)]
@@ -333,7 +333,7 @@ impl Run<'_> {
 mod tests {
     use super::*;
     use crate::model::EntryType;
-    use crate::reconcile::AccessEntryRequest;
+    use crate::plan::reconcile::AccessEntryRequest;
 
     fn rec(stage: Step, event: Event) -> Record {
         Record {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AccessScope, PolicyAssociation};
-use crate::reconcile::{AccessEntryRequest, Operation};
+use crate::plan::reconcile::{AccessEntryRequest, Operation};
 
 /// Where the state of all clusters lives.
 #[derive(Debug, Clone)]

@@ -12,14 +12,14 @@ impl Run<'_> {
     pub async fn verify(
         &mut self,
         opts: &MigrateOptions,
-    ) -> Result<crate::parity::ParityReport, StageError> {
+    ) -> Result<crate::verify::ParityReport, StageError> {
         let plan = self.plan().await?;
-        let (rbac, resources) = crate::parity::read_rbac(&self.cluster.kube).await?;
+        let (rbac, resources) = crate::live::parity::read_rbac(&self.cluster.kube).await?;
         let declared = self
             .policy_map
             .map(|pm| pm.groups.values().map(|g| g.policy.clone()).collect())
             .unwrap_or_default();
-        let inputs = crate::parity::Inputs {
+        let inputs = crate::verify::Inputs {
             cluster: &self.cluster.name,
             mappings: &plan.plan.mappings,
             existing: &plan.existing_entries,
@@ -29,9 +29,9 @@ impl Run<'_> {
             allow_drop: &opts.allow_drop,
             created_ids: created_ids(&self.state.records()?),
         };
-        let mut report = crate::parity::verify(&self.cluster.kube, &inputs).await?;
+        let mut report = crate::live::parity::verify(&self.cluster.kube, &inputs).await?;
         if !opts.probe_as.is_empty() {
-            crate::parity::probe_as(
+            crate::live::parity::probe_as(
                 &mut report,
                 &opts.probe_as,
                 &self.cluster.sdk,

@@ -2,7 +2,7 @@ use std::fmt::Write as _;
 
 use super::{count_line, groups_cell, plural, policies_cell, severity_order, username_cell};
 use crate::plan::FleetPlan;
-use crate::translate::Action;
+use crate::plan::translate::Action;
 
 /// The plan as GitHub-flavoured markdown, for a pull request comment.
 pub fn markdown(plan: &FleetPlan) -> String {

@@ -4,8 +4,8 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::{count_line, groups_cell, plural, policies_cell, severity_order, username_cell};
+use crate::plan::translate::Action;
 use crate::plan::{ClusterPlan, FleetPlan};
-use crate::translate::Action;
 
 /// The plan as text tables: a fleet summary when there are several clusters, then each
 /// cluster's mappings and findings (blockers first).

@@ -4,6 +4,10 @@
 //! specification: [`Mapping`], [`Principal`], [`AccessEntry`], [`EntryType`],
 //! [`PolicyAssociation`], [`AccessScope`], [`Finding`].
 
+pub mod access_policy;
+pub mod arn;
+pub mod findings;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

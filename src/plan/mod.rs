@@ -1,15 +1,19 @@
 //! Plans: what the tool would do to each cluster, as a value that can be shown, saved,
 //! compared and (later) executed.
 
+pub mod options;
+pub mod reconcile;
+pub mod translate;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::awsauth::{self, KeyError};
-use crate::findings;
+use crate::model::findings;
 use crate::model::{Finding, Severity};
 use crate::source::{Location, SourceFile};
-use crate::translate::{self, Action, Options, PlannedMapping};
+use translate::{Action, Options, PlannedMapping};
 
 /// Identifies the JSON/YAML document format; bumped on any incompatible change.
 pub const SCHEMA: &str = "aws-auth-migrate.plan/v1";
@@ -79,7 +83,7 @@ pub fn plan_source_with_rbac(
     cluster: &str,
     source: &SourceFile,
     options: Options<'_>,
-    rbac: Option<&crate::rbac::Rbac>,
+    rbac: Option<&crate::verify::rbac::Rbac>,
 ) -> (Option<ClusterPlan>, Vec<InputError>) {
     let auth = match awsauth::read(source) {
         Ok(auth) => auth,
@@ -98,7 +102,7 @@ pub fn plan_source_with_rbac(
     let mut findings = auth.findings;
     findings.extend(translation.findings);
     if let Some(rbac) = rbac {
-        let rbac_findings = crate::rbac::analyze(&translation.mappings, rbac);
+        let rbac_findings = crate::verify::rbac::analyze(&translation.mappings, rbac);
         // An entry whose new username orphans a `kind: User` binding would cut that access the
         // moment it exists (the entry takes precedence over aws-auth), so the mapping stays in
         // aws-auth until the bindings are updated.
@@ -222,7 +226,7 @@ pub fn plan_files(inputs: &[PathBuf], options: Options<'_>) -> FleetPlan {
 pub fn plan_files_with_rbac(
     inputs: &[PathBuf],
     options: Options<'_>,
-    rbac: Option<&crate::rbac::Rbac>,
+    rbac: Option<&crate::verify::rbac::Rbac>,
 ) -> FleetPlan {
     let (files, mut errors) = expand_inputs(inputs);
     let mut clusters = Vec::new();

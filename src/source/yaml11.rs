@@ -8,7 +8,7 @@
 //! Where a YAML 1.2 reader would see something else, the difference is recorded so it can be
 //! reported to the operator.
 
-use crate::yaml::{Node, Pos, Scalar, Style, Tag, Value};
+use crate::source::yaml::{Node, Pos, Scalar, Style, Tag, Value};
 
 /// A scalar as go-yaml v2 resolves it.
 #[derive(Debug, Clone, PartialEq)]
@@ -517,7 +517,7 @@ pub fn format_go_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml::parse_all;
+    use crate::source::yaml::parse_all;
 
     fn plain(text: &str) -> Resolved {
         resolve(&Scalar {

@@ -1,14 +1,16 @@
 //! Command-line definitions (clap) and their wiring to the library.
 
+pub mod commands;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::options::{PolicyMap, RolePaths};
 use crate::plan;
+use crate::plan::options::{PolicyMap, RolePaths};
+use crate::plan::translate::Options;
 use crate::report::{self, Format, PlanFormat};
-use crate::translate::Options;
 
 /// Exit statuses, stable for scripts and CI.
 pub mod exit {
@@ -54,7 +56,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Export live clusters (`--fleet FILE` or `--cluster NAME`) into an eks-sim world file, to
     /// rehearse a migration against a copy of the fleet. Read-only; writes no secrets.
-    Snapshot(crate::snapshot::SnapshotArgs),
+    Snapshot(crate::live::snapshot::SnapshotArgs),
 }
 
 /// How to reach one live cluster.
@@ -68,7 +70,7 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "kubeconfig", "context"])]
     pub fleet: Option<PathBuf>,
     #[command(flatten)]
-    pub aws: crate::aws::AwsArgs,
+    pub aws: crate::live::aws::AwsArgs,
     /// Use this kubeconfig instead of an EKS token built from DescribeCluster.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -224,7 +226,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     #[command(flatten)]
-    pub aws: crate::aws::AwsArgs,
+    pub aws: crate::live::aws::AwsArgs,
     #[arg(long, value_name = "FILE", requires = "cluster")]
     pub kubeconfig: Option<PathBuf>,
     #[arg(long, value_name = "NAME", requires = "cluster")]
@@ -281,14 +283,18 @@ fn parse_account(s: &str) -> Result<String, String> {
 /// Runs the command and returns the exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Plan(args) if args.fleet.is_some() => block_on(crate::commands::fleet_plan(args)),
-        Command::Plan(args) if args.cluster.is_some() => block_on(crate::commands::live_plan(args)),
+        Command::Plan(args) if args.fleet.is_some() => {
+            block_on(crate::cli::commands::fleet_plan(args))
+        }
+        Command::Plan(args) if args.cluster.is_some() => {
+            block_on(crate::cli::commands::live_plan(args))
+        }
         Command::Plan(args) => run_plan(args),
-        Command::Migrate(args) => block_on(crate::commands::migrate(args)),
-        Command::Verify(args) => block_on(crate::commands::verify(args)),
-        Command::Rollback(args) => block_on(crate::commands::rollback(args)),
-        Command::Status(args) => block_on(crate::commands::status(args)),
-        Command::Snapshot(args) => block_on(crate::commands::snapshot(args)),
+        Command::Migrate(args) => block_on(crate::cli::commands::migrate(args)),
+        Command::Verify(args) => block_on(crate::cli::commands::verify(args)),
+        Command::Rollback(args) => block_on(crate::cli::commands::rollback(args)),
+        Command::Status(args) => block_on(crate::cli::commands::status(args)),
+        Command::Snapshot(args) => block_on(crate::cli::commands::snapshot(args)),
     }
 }
 
@@ -491,7 +497,7 @@ fn run_plan(args: PlanArgs) -> i32 {
     let rbac = match args
         .rbac
         .as_deref()
-        .map(crate::rbac::Rbac::load)
+        .map(crate::verify::rbac::Rbac::load)
         .transpose()
     {
         Ok(r) => r,

@@ -1,7 +1,7 @@
 //! The EKS API as the migration needs it, through `aws-sdk-eks` (domain.md §2, §3, §7).
 //!
 //! Throttling, 5xx and dropped connections are retried by the SDK's standard retry strategy
-//! (configured in [`crate::aws`]). This module adds the retries the SDK cannot know about: the
+//! (configured in [`crate::live::aws`]). This module adds the retries the SDK cannot know about: the
 //! eventual-consistency window after CreateAccessEntry (AssociateAccessPolicy answers 404) and
 //! IAM's propagation delay for new principals ("invalid principal"). Every list is followed to
 //! its last page.
@@ -16,7 +16,7 @@ use aws_sdk_eks::types::{
 };
 
 use crate::model::{AccessScope, PolicyAssociation};
-use crate::reconcile::{AccessEntryRequest, ExistingEntry};
+use crate::plan::reconcile::{AccessEntryRequest, ExistingEntry};
 
 /// An error code EKS answers (its error shapes), or what kept the call from an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -741,7 +741,7 @@ impl Eks {
         Ok(out)
     }
 
-    /// Runs `call` with this client's patience (see [`crate::retry::Backoff`]).
+    /// Runs `call` with this client's patience (see [`crate::live::retry::Backoff`]).
     async fn with_patience<F, Fut>(
         &self,
         retryable: impl Fn(&ApiError) -> bool,
@@ -752,7 +752,7 @@ impl Eks {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), ApiError>>,
     {
-        crate::retry::Backoff {
+        crate::live::retry::Backoff {
             first_delay: self.patience.first_delay,
             max_delay: self.patience.max_delay,
             attempts,

@@ -4,20 +4,29 @@
 //! aws-auth is read through the Kubernetes API and fed to the same reader as an offline file,
 //! in the JSON form the backup stores, so findings point into the backup a person can open.
 
+pub mod aws;
+pub mod eks;
+pub mod fleet;
+pub mod kube;
+pub mod parity;
+pub mod retry;
+pub mod snapshot;
+pub mod token;
+
 use std::collections::BTreeSet;
 
 use aws_config::SdkConfig;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde::Serialize;
 
-use crate::arn::{self, PrincipalKind};
-use crate::eks::{ClusterInfo, Eks, NodeRoles};
-use crate::kubeapi::KubeAccess;
-use crate::options::{PolicyMap, RolePaths};
+use crate::live::eks::{ClusterInfo, Eks, NodeRoles};
+use crate::live::kube::KubeAccess;
+use crate::model::arn::{self, PrincipalKind};
+use crate::plan::options::{PolicyMap, RolePaths};
+use crate::plan::reconcile::{ExistingEntry, Operation, reconcile};
+use crate::plan::translate::Options;
 use crate::plan::{ClusterPlan, InputError};
-use crate::reconcile::{ExistingEntry, Operation, reconcile};
 use crate::source::SourceFile;
-use crate::translate::Options;
 
 /// Everything read from a cluster before deciding anything.
 #[derive(Debug, Clone, Serialize)]
@@ -62,9 +71,9 @@ pub struct Cluster {
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     #[error(transparent)]
-    Api(#[from] crate::eks::ApiError),
+    Api(#[from] crate::live::eks::ApiError),
     #[error(transparent)]
-    Kube(#[from] crate::kubeapi::KubeError),
+    Kube(#[from] crate::live::kube::KubeError),
     #[error("{0}")]
     Other(String),
 }
@@ -115,13 +124,14 @@ impl Cluster {
                 aws_sdk_sts::error::DisplayErrorContext(e)
             ))
         })?;
-        let entries =
-            if self.info.authentication_mode == Some(crate::eks::AuthenticationMode::ConfigMap) {
-                // Access-entry calls are refused in CONFIG_MAP (domain.md §2.2).
-                Vec::new()
-            } else {
-                self.eks.list_entries(&self.name).await?
-            };
+        let entries = if self.info.authentication_mode
+            == Some(crate::live::eks::AuthenticationMode::ConfigMap)
+        {
+            // Access-entry calls are refused in CONFIG_MAP (domain.md §2.2).
+            Vec::new()
+        } else {
+            self.eks.list_entries(&self.name).await?
+        };
         Ok(Snapshot {
             aws_auth: self.kube.aws_auth().await?,
             node_roles: self.eks.node_roles(&self.name).await?,
@@ -410,7 +420,7 @@ pub async fn plan_cluster(
         include_ineffective,
     };
     // RBAC findings need list access to RBAC objects; without it the plan goes on without them.
-    let rbac = crate::parity::read_rbac(&cluster.kube)
+    let rbac = crate::live::parity::read_rbac(&cluster.kube)
         .await
         .ok()
         .map(|(r, _)| r);

@@ -8,21 +8,21 @@ use crate::cli::{
     ClusterArgs, ClusterCode, MigrateArgs, PlanArgs, PlanOutput, RollbackArgs, StatusArgs, exit,
     fail, usage,
 };
-use crate::fleet::Fleet;
+use crate::live::fleet::Fleet;
 use crate::live::{Cluster, LivePlan};
 use crate::migrate::fleet::{FleetOptions, FleetRun};
 use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
 use crate::migrate::report::{FleetFormat, render};
 use crate::migrate::state::{Event, StateDir};
 use crate::migrate::{MigrateOptions, Run, StageError};
-use crate::options::{PolicyMap, RolePaths};
+use crate::plan::options::{PolicyMap, RolePaths};
+use crate::plan::reconcile::Operation;
 use crate::plan::{FleetPlan, SCHEMA};
-use crate::reconcile::Operation;
 use crate::report::{self, Format};
 
 async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
     let name = target.name()?;
-    let sdk = crate::aws::sdk_config(&target.aws)
+    let sdk = crate::live::aws::sdk_config(&target.aws)
         .await
         .map_err(|e| fail(&e))?;
     Cluster::connect(name, sdk, target.kubeconfig.clone(), target.context.clone())
@@ -98,7 +98,7 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         Err(code) => return code,
     };
     let path = args.fleet.clone().unwrap_or_default();
-    let fleet = match crate::fleet::Fleet::load(&path) {
+    let fleet = match crate::live::fleet::Fleet::load(&path) {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
@@ -106,7 +106,7 @@ pub async fn fleet_plan(args: PlanArgs) -> i32 {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
-    let (plans, errors) = crate::fleet::plan(
+    let (plans, errors) = crate::live::fleet::plan(
         &fleet,
         &path,
         &args.aws,
@@ -478,8 +478,8 @@ pub async fn verify(args: crate::cli::VerifyArgs) -> i32 {
                     serde_json::to_string_pretty(&report).expect("reports serialize") + "\n"
                 }
                 Format::Yaml => serde_saphyr::to_string(&report).expect("reports serialize"),
-                Format::Markdown => crate::parity::render_markdown(&report),
-                Format::Table => crate::parity::render_table(&report),
+                Format::Markdown => crate::verify::render_markdown(&report),
+                Format::Table => crate::verify::render_table(&report),
             });
             if let Err(code) = written {
                 code
@@ -616,6 +616,6 @@ pub async fn status(args: StatusArgs) -> i32 {
 }
 
 /// `snapshot --fleet FILE -o world.yaml`: an eks-sim world copied from live clusters.
-pub async fn snapshot(args: crate::snapshot::SnapshotArgs) -> i32 {
-    crate::snapshot::run(args).await
+pub async fn snapshot(args: crate::live::snapshot::SnapshotArgs) -> i32 {
+    crate::live::snapshot::run(args).await
 }

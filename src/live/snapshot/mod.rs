@@ -28,15 +28,15 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::Serialize;
 
-use crate::arn::{self, PrincipalKind};
-use crate::aws::AwsArgs;
 use crate::cli::exit;
-use crate::eks::{AuthenticationMode, ClusterDetails, FargateProfile, Nodegroup};
-use crate::fleet::{Fleet, FleetCluster};
+use crate::live::aws::AwsArgs;
+use crate::live::eks::{AuthenticationMode, ClusterDetails, FargateProfile, Nodegroup};
+use crate::live::fleet::{Fleet, FleetCluster};
 use crate::live::{self, Cluster, IamLookupError};
+use crate::model::arn::{self, PrincipalKind};
 use crate::model::{AccessScope, Section};
 use crate::plan::InputError;
-use crate::reconcile::ExistingEntry;
+use crate::plan::reconcile::ExistingEntry;
 use crate::source::{Location, SourceFile};
 
 /// Name of the user that holds the rehearsal's placeholder keys.
@@ -196,7 +196,7 @@ fn located_errors(failures: &[(usize, String)], fleet: &Fleet, path: &Path) -> V
             InputError {
                 location: Location {
                     file: path.display().to_string().into(),
-                    line: crate::fleet::cluster_line(&text, name),
+                    line: crate::live::fleet::cluster_line(&text, name),
                     column: 1,
                 },
                 message: format!("cluster {name}: {message}"),
@@ -282,7 +282,7 @@ pub async fn take(fleet: &Fleet, defaults: &AwsArgs, concurrency: usize) -> Snap
 
 async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRead, String> {
     let aws = c.aws(defaults);
-    let sdk = crate::aws::sdk_config(&aws).await?;
+    let sdk = crate::live::aws::sdk_config(&aws).await?;
     let cluster = Cluster::connect(&c.name, sdk.clone(), None, None)
         .await
         .map_err(|e| e.to_string())?;
@@ -321,7 +321,7 @@ async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRea
         ));
     }
     // What cannot be read is reported: the real plan could not read it either.
-    let unread = |what: &str, e: crate::kubeapi::KubeError| {
+    let unread = |what: &str, e: crate::live::kube::KubeError| {
         format!(
             "cluster {}: {what} could not be read ({e}); the world has none",
             c.name

@@ -10,14 +10,14 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::arn::{self, Principal, PrincipalKind};
 use crate::awsauth::AwsAuth;
-use crate::findings::finding;
+use crate::model::arn::{self, Principal, PrincipalKind};
+use crate::model::findings::finding;
 use crate::model::{
     AccessEntry, AccessScope, CLUSTER_ADMIN_POLICY, EntryType, Finding, Mapping, MappingStatus,
     PolicyAssociation, Section, access_policy_arn,
 };
-use crate::options::{PolicyMap, RolePaths};
+use crate::plan::options::{PolicyMap, RolePaths};
 
 /// What the translation may use besides aws-auth itself.
 #[derive(Debug, Clone, Copy, Default)]

@@ -9,7 +9,7 @@ use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 
-use crate::access_policy::Probe;
+use crate::model::access_policy::Probe;
 
 /// The RBAC objects of one cluster.
 #[derive(Debug, Clone, Default)]
@@ -371,10 +371,10 @@ pub fn baseline(namespaces: &BTreeSet<String>) -> BTreeSet<Probe> {
 /// groups whose only grant is a built-in role an access policy resembles (a suggestion, never
 /// applied silently).
 pub fn analyze(
-    mappings: &[crate::translate::PlannedMapping],
+    mappings: &[crate::plan::translate::PlannedMapping],
     rbac: &Rbac,
 ) -> Vec<crate::model::Finding> {
-    use crate::findings::finding;
+    use crate::model::findings::finding;
     let mut out = Vec::new();
     let (users, groups) = rbac.subjects();
     let mut reported_groups = BTreeSet::new();
@@ -390,16 +390,16 @@ pub fn analyze(
             f.location = Some(m.mapping.location.clone());
             f
         };
-        let before = crate::parity::render(m.mapping.username.as_deref().unwrap_or_default(), p);
+        let before = crate::verify::render(m.mapping.username.as_deref().unwrap_or_default(), p);
         let after = match &entry.username {
-            Some(u) => crate::parity::render(u, p),
-            None => crate::parity::render(&p.default_username(&p.path), p),
+            Some(u) => crate::verify::render(u, p),
+            None => crate::verify::render(&p.default_username(&p.path), p),
         };
         // With no username the open-source authenticator sends "", but older EKS documentation
         // says the IAM ARN; a binding to that ARN is checked too (domain.md §1.9).
         let mut candidates = vec![before.clone()];
         if before.is_empty() {
-            candidates.push(crate::arn::normalized(p));
+            candidates.push(crate::model::arn::normalized(p));
         }
         for before in candidates
             .into_iter()

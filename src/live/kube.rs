@@ -14,8 +14,8 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use tokio::sync::Mutex;
 
-use crate::eks::ClusterInfo;
-use crate::token;
+use crate::live::eks::ClusterInfo;
+use crate::live::token;
 
 /// How to reach the cluster's API server.
 pub enum KubeAccess {

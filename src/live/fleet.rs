@@ -6,10 +6,10 @@ use std::path::Path;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use crate::aws::AwsArgs;
+use crate::live::aws::AwsArgs;
 use crate::live::{Cluster, LivePlan, plan_cluster};
-use crate::options::{PolicyMap, RolePaths};
 use crate::plan::InputError;
+use crate::plan::options::{PolicyMap, RolePaths};
 use crate::source::Location;
 
 /// A fleet file:
@@ -98,7 +98,7 @@ pub async fn plan(
 ) -> (Vec<LivePlan>, Vec<InputError>) {
     let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
         .map(|c| async move {
-            let sdk = crate::aws::sdk_config(&c.aws(defaults)).await?;
+            let sdk = crate::live::aws::sdk_config(&c.aws(defaults)).await?;
             let mut cluster = Cluster::connect(&c.name, sdk, None, None)
                 .await
                 .map_err(|e| e.to_string())?;

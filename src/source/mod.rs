@@ -4,6 +4,9 @@
 //! shows the offending line with a caret under the column, so an operator can fix `aws-auth`
 //! without hunting for the entry.
 
+pub mod yaml;
+pub mod yaml11;
+
 use std::fmt;
 use std::sync::Arc;
 
