@@ -366,6 +366,16 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
     }
 }
 
+/// The fleet file and the state directory of a fleet command.
+fn open_fleet(
+    fleet_file: &std::path::Path,
+    target: &ClusterArgs,
+) -> Result<(Fleet, StateDir), i32> {
+    let fleet = Fleet::load(fleet_file).map_err(|e| fail(&e))?;
+    let states = StateDir::new(target.state_dir.as_deref()).map_err(|e| fail(&e.to_string()))?;
+    Ok((fleet, states))
+}
+
 /// `migrate --fleet FILE --to STAGE`: every cluster of the file, in waves.
 async fn migrate_fleet(
     args: &MigrateArgs,
@@ -374,13 +384,9 @@ async fn migrate_fleet(
     rp: Option<&RolePaths>,
     mut opts: MigrateOptions,
 ) -> i32 {
-    let fleet = match Fleet::load(fleet_file) {
-        Ok(f) => f,
-        Err(e) => return fail(&e),
-    };
-    let states = match StateDir::new(args.target.state_dir.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.to_string()),
+    let (fleet, states) = match open_fleet(fleet_file, &args.target) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     let n = fleet.clusters.len();
     if args.to == crate::migrate::Stage::Api {
@@ -521,13 +527,9 @@ pub async fn rollback(args: RollbackArgs) -> i32 {
 /// `status --cluster NAME`, or `status --fleet FILE`.
 pub async fn status(args: StatusArgs) -> i32 {
     if let Some(fleet_file) = &args.target.fleet {
-        let fleet = match Fleet::load(fleet_file) {
-            Ok(f) => f,
-            Err(e) => return fail(&e),
-        };
-        let states = match StateDir::new(args.target.state_dir.as_deref()) {
-            Ok(s) => s,
-            Err(e) => return fail(&e.to_string()),
+        let (fleet, states) = match open_fleet(fleet_file, &args.target) {
+            Ok(o) => o,
+            Err(code) => return code,
         };
         return match crate::migrate::fleet::status(&fleet, fleet_file, &args.target.aws, &states)
             .await

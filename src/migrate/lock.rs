@@ -276,13 +276,7 @@ impl Lock {
             None => match api.create(&PostParams::default(), &wanted(0, None)).await {
                 Ok(l) => l,
                 // Another run created it between our read and our write.
-                Err(kube::Error::Api(e)) if e.code == 409 => {
-                    let current = api.get(LEASE_NAME).await?;
-                    return Err(LockError::Held(
-                        LeaseState::of(&current).describe(cluster, Timestamp::now()),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(lost_race(&api, cluster, e).await),
             },
             Some(current) => {
                 let state = LeaseState::of(&current);
@@ -326,13 +320,7 @@ impl Lock {
                 {
                     Ok(l) => l,
                     // Someone else wrote it since our read: they won.
-                    Err(kube::Error::Api(e)) if e.code == 409 => {
-                        let current = api.get(LEASE_NAME).await?;
-                        return Err(LockError::Held(
-                            LeaseState::of(&current).describe(cluster, Timestamp::now()),
-                        ));
-                    }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(lost_race(&api, cluster, e).await),
                 }
             }
         };
@@ -440,6 +428,20 @@ impl Lock {
             Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A write of the Lease failed: a conflict means another run wrote it first (and holds it now,
+/// as the Lease says); anything else is an error of its own.
+async fn lost_race(api: &Api<Lease>, cluster: &str, e: kube::Error) -> LockError {
+    match e {
+        kube::Error::Api(status) if status.code == 409 => match api.get(LEASE_NAME).await {
+            Ok(current) => {
+                LockError::Held(LeaseState::of(&current).describe(cluster, Timestamp::now()))
+            }
+            Err(e) => e.into(),
+        },
+        e => e.into(),
     }
 }
 
