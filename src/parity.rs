@@ -1,11 +1,12 @@
-//! Parity verification (design.md "verify"): every principal can do after the migration what it
-//! could do before, and nothing more unless declared.
+//! Parity verification (README, "Verifying parity"): every principal can do after the migration
+//! what it could do before, and nothing more unless declared.
 //!
 //! Before: the identity aws-auth gives the principal (username and groups, templates filled
 //! with a fixed probe session name), asked of the cluster with SubjectAccessReview. After: the
 //! identity of the principal's access entry as it exists in EKS, asked the same way for RBAC,
 //! plus the entry's access policies evaluated from their published rules ([`crate::access_policy`]),
-//! because a SubjectAccessReview about another user does not reflect them (domain.md §6).
+//! because a SubjectAccessReview about another user does not reflect them
+//! (docs/access-entries.md#authorization).
 //! Identical identities are asked once, so the cost follows distinct identities, not principals.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -233,7 +234,8 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
             continue;
         }
         // EKS binds an entry to the principal's unique id: a role deleted and recreated since the
-        // tool created its entry leaves the entry dead (domain.md §9.7).
+        // tool created its entry leaves the entry dead
+        // (docs/pitfalls.md#recreated-iam-principals).
         let recreated = planned.and_then(|e| {
             let now = e.principal_id.as_ref()?;
             let then = inputs.created_ids.get(&e.principal_arn.to_lowercase())?;
@@ -388,8 +390,8 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
 /// `--probe-as ROLE_ARN`: assumes the role, makes its own EKS token and asks
 /// SelfSubjectAccessReview for the principal's probes. This exercises the real EKS path,
 /// access policies included, and catches what a model cannot (a recreated IAM role whose entry
-/// no longer matches, domain.md §9.7). A probe allowed before and denied as the real principal
-/// counts as lost.
+/// no longer matches, docs/pitfalls.md#recreated-iam-principals). A probe allowed before and
+/// denied as the real principal counts as lost.
 pub async fn probe_as(
     report: &mut ParityReport,
     roles: &[String],

@@ -1,5 +1,6 @@
-//! The per-cluster stages of design.md: `backup → dual → entries → api`, each idempotent and
-//! resumable, every mutation journaled before it is sent and after it returns; and rollback.
+//! The per-cluster stages (docs/authentication-modes.md#how-the-tool-moves-a-cluster):
+//! `backup → dual → entries → api`, each idempotent and resumable, every mutation journaled
+//! before it is sent and after it returns; and rollback.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -1158,8 +1159,9 @@ pub fn changes_to_undo(records: &[Record]) -> Undo {
     undo
 }
 
-/// The safety gate before the irreversible switch to API (design.md). Returns every reason
-/// to refuse; empty means the switch may go ahead.
+/// The safety gate before the irreversible switch to API
+/// (docs/authentication-modes.md#the-api-safety-gate). Returns every reason to refuse; empty
+/// means the switch may go ahead.
 pub fn gate(
     plan: &LivePlan,
     opts: &MigrateOptions,
