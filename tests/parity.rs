@@ -702,10 +702,10 @@ async fn probing_as_the_real_principal_catches_a_recreated_role() {
         "{probed}"
     );
 
-    // Deleting and recreating the IAM role breaks its access entry (bound to the old unique
-    // id, domain.md §9.7). While aws-auth still applies the role falls back to it, so the
-    // break shows once only entries count: after the switch to API. No model sees it; the
-    // real token does.
+    // Deleting and recreating the IAM role breaks its access entry (bound to the old unique id,
+    // docs/pitfalls.md#recreated-iam-principals). While aws-auth still applies the role falls back
+    // to it, so the break shows once only entries count: after the switch to API. No model sees it;
+    // the real token does.
     run(&server, state.path(), &TO_API).await.expect_code(0);
     sim.recreate_principal(&viewer).expect("the role exists");
     let out = verify(&server, state.path(), &["--probe-as", &viewer]).await;

@@ -1,10 +1,12 @@
-//! EKS access policies as an allow-only authorizer (domain.md §4.2, §6).
+//! EKS access policies as an allow-only authorizer
+//! (docs/access-entries.md#what-the-user-facing-policies-allow,
+//! docs/access-entries.md#authorization).
 //!
-//! The EKS authorizer never denies: it allows or passes. The rules below are the documented
-//! rules of the user-facing policies, nothing more (no CRDs, no `pods/eviction`, no
+//! The EKS authorizer never denies: it allows or passes. The rules below are the documented rules
+//! of the user-facing policies, nothing more (no CRDs, no `pods/eviction`, no
 //! `serviceaccounts/token`), so a test sees exactly what a policy does not carry over from the
-//! upstream ClusterRoles (§4.3). Service policies (Auto Mode, hybrid, …) have no rules here: the
-//! simulator never grants through them.
+//! upstream ClusterRoles (docs/access-entries.md#policies-are-not-clusterroles). Service policies
+//! (Auto Mode, hybrid, …) have no rules here: the simulator never grants through them.
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 

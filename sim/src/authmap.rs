@@ -1,11 +1,11 @@
 //! The simulator's own reader of the `aws-auth` ConfigMap, as aws-iam-authenticator reads it
-//! (domain.md §1).
+//! (docs/aws-auth.md).
 //!
 //! Written independently of the tool's parser on purpose: the simulator is the test oracle, so it
 //! must not share the translation logic it checks. YAML 1.1 scalar quirks (`yes` → bool) are not
-//! reproduced here; the matching rules are: per-key failure (§1.3), case-insensitive field names,
-//! zeroed fields on type mismatch, canonical ARNs (§1.5), case-insensitive lookup with roles before
-//! users (§1.6), last role wins (§1.7), templates (§1.8), `mapAccounts` (§1.10).
+//! reproduced here; the matching rules are: per-key failure, case-insensitive field names, zeroed
+//! fields on type mismatch, canonical ARNs, case-insensitive lookup with roles before users, last
+//! role wins, templates, `mapAccounts` (each a section of that page).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -14,7 +14,8 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 pub use crate::world::CallerIdentity;
 
-/// Partitions aws-iam-authenticator accepts in an ARN; anything else fails authentication (§1.5).
+/// Partitions aws-iam-authenticator accepts in an ARN; anything else fails authentication
+/// (docs/aws-auth.md#caller-identity-and-canonical-arns).
 const PARTITIONS: &[&str] = &[
     "aws",
     "aws-cn",
@@ -34,7 +35,7 @@ pub struct ArnError {
     pub reason: &'static str,
 }
 
-/// Canonicalizes a caller ARN the way aws-iam-authenticator's `arn.Canonicalize` does (§1.5).
+/// Canonicalizes a caller ARN the way aws-iam-authenticator's `arn.Canonicalize` does.
 pub fn canonicalize(arn: &str) -> Result<String, ArnError> {
     let err = |reason| ArnError {
         arn: arn.to_string(),
@@ -87,7 +88,8 @@ pub enum MapOutcome {
     /// Nothing in the ConfigMap names the caller or its account.
     NotMapped,
     /// A mapping matched but its templates could not be rendered (`{{EC2PrivateDNSName}}` for a
-    /// session that is not an instance id): authentication is denied, with no fall-through (§1.8).
+    /// session that is not an instance id): authentication is denied, with no fall-through
+    /// (docs/aws-auth.md#templates).
     Denied(String),
 }
 
@@ -105,22 +107,26 @@ impl<F: Fn(&str) -> Option<String>> Ec2Resolver for F {
 /// The effective content of an `aws-auth` ConfigMap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthMap {
-    /// Role mappings keyed by lower-cased `rolearn`; a later duplicate replaced an earlier one (§1.7).
+    /// Role mappings keyed by lower-cased `rolearn`; a later duplicate replaced an earlier one
+    /// (docs/aws-auth.md#duplicates).
     roles: HashMap<String, Mapping>,
-    /// User mappings in document order; exact duplicates collapsed to the last one (§1.7).
+    /// User mappings in document order; exact duplicates collapsed to the last one.
     users: Vec<Mapping>,
     accounts: Vec<String>,
 }
 
 impl AuthMap {
-    /// Reads the `data` of the ConfigMap. Never fails: a key that does not parse contributes nothing,
-    /// exactly as the authenticator logs and moves on (§1.3).
+    /// Reads the `data` of the ConfigMap. Never fails: a key that does not parse contributes
+    /// nothing, exactly as the authenticator logs and moves on
+    /// (docs/aws-auth.md#a-broken-key-drops-only-itself).
     pub fn from_data(data: &BTreeMap<String, String>) -> Self {
         let mut map = AuthMap::default();
-        // Keys are case-sensitive: `mapusers` is silently ignored (§1.2).
+        // Keys are case-sensitive: `mapusers` is silently ignored
+        // (docs/aws-auth.md#the-three-keys).
         if let Some(text) = data.get("mapRoles").filter(|t| !is_skippable(t)) {
             for entry in decode_entries(text, "rolearn") {
-                // SSO matchers need the off-by-default `SSORoleMatch` gate (§1.4): they never match,
+                // SSO matchers need the off-by-default `SSORoleMatch` gate
+                // (docs/aws-auth.md#entry-fields): they never match,
                 // and an entry with both `rolearn` and `sso` fails validation.
                 if entry.arn.is_empty() || entry.has_sso {
                     continue;
@@ -167,7 +173,8 @@ impl AuthMap {
     }
 
     /// The mapping that matches a canonical ARN: role mappings first, then user mappings, both
-    /// compared case-insensitively whatever section they were written in (§1.6).
+    /// compared case-insensitively whatever section they were written in
+    /// (docs/aws-auth.md#matching).
     pub fn lookup(&self, canonical_arn: &str) -> Option<&Mapping> {
         if let Some(role) = self.roles.get(&canonical_arn.to_lowercase()) {
             return Some(role);
@@ -197,7 +204,7 @@ impl AuthMap {
             return MapOutcome::Mapped(MappedIdentity { username, groups });
         }
         if self.accounts.iter().any(|a| a == &caller.account) {
-            // §1.10: the canonical ARN as username, and no groups.
+            // The canonical ARN as username, and no groups (docs/aws-auth.md#mapaccounts).
             return MapOutcome::Mapped(MappedIdentity {
                 username: caller.canonical_arn.clone(),
                 groups: Vec::new(),
@@ -207,7 +214,8 @@ impl AuthMap {
     }
 }
 
-/// Renders `{{…}}` placeholders the way aws-iam-authenticator's `renderTemplate` does (§1.8);
+/// Renders `{{…}}` placeholders the way aws-iam-authenticator's `renderTemplate` does
+/// (docs/aws-auth.md#templates);
 /// EKS renders access-entry usernames with the same placeholders.
 pub fn render_template(
     template: &str,
@@ -242,7 +250,8 @@ pub fn is_instance_id(session_name: &str) -> bool {
     })
 }
 
-/// `isSkippable`: empty or blank values, and the literal two-character placeholders (§1.2).
+/// `isSkippable`: empty or blank values, and the literal two-character placeholders
+/// (docs/aws-auth.md#the-three-keys).
 fn is_skippable(text: &str) -> bool {
     let trimmed = text.trim();
     trimmed.is_empty() || matches!(trimmed, "``" | "\"\"" | "''")
@@ -268,7 +277,7 @@ impl RawEntry {
 }
 
 /// YAML/JSON → list of entries with Go `encoding/json` semantics. A syntax error or a non-list
-/// top level drops the whole key (§1.3 steps 2–3).
+/// top level drops the whole key (docs/aws-auth.md#a-broken-key-drops-only-itself).
 fn decode_entries(text: &str, arn_field: &str) -> Vec<RawEntry> {
     let Ok(Node::Seq(items)) = serde_saphyr::from_str::<Node>(text) else {
         return Vec::new();

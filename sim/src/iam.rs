@@ -1,5 +1,5 @@
 //! IAM over the query protocol: `GetRole`, `GetUser`, `ListRoles` (what a migration tool needs to
-//! resolve path-less `aws-auth` role ARNs to their real ARNs, domain.md §9.1).
+//! resolve path-less `aws-auth` role ARNs to their real ARNs, docs/pitfalls.md#role-paths).
 
 use crate::server::{AwsRequest, Reply, ServiceError};
 use crate::sts::{iso8601, xml_escape};

@@ -41,7 +41,7 @@ pub type Epoch = f64;
 pub const KUBE_SYSTEM: &str = "kube-system";
 /// Name of the authenticator's ConfigMap.
 pub const AWS_AUTH: &str = "aws-auth";
-/// The per-cluster access-entry quota (domain.md §2.9).
+/// The per-cluster access-entry quota (docs/access-entries.md#limits).
 pub const MAX_ACCESS_ENTRIES: usize = 3_000;
 /// Default duration of an `UpdateClusterConfig` before it completes.
 pub const DEFAULT_UPDATE_DURATION: Duration = Duration::from_millis(200);
@@ -72,7 +72,7 @@ fn invalid(msg: impl Into<String>) -> WorldError {
 // Small domain enums
 // ------------------------------------------------------------------------------------------------
 
-/// `accessConfig.authenticationMode` (domain.md §3.1).
+/// `accessConfig.authenticationMode` (docs/authentication-modes.md#the-three-modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuthenticationMode {
@@ -111,7 +111,8 @@ impl AuthenticationMode {
     }
 }
 
-/// Access entry `type` (domain.md §2.4). The API carries it as a string; unknown values are refused.
+/// Access entry `type` (docs/access-entries.md#types). The API carries it as a string; unknown
+/// values are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum AccessEntryType {
     #[default]
@@ -144,7 +145,7 @@ impl AccessEntryType {
         }
     }
 
-    /// Case-sensitive, as the API is (domain.md §2.4).
+    /// Case-sensitive, as the API is (docs/access-entries.md#types).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "STANDARD" => Self::Standard,
@@ -163,7 +164,8 @@ impl AccessEntryType {
         !matches!(self, Self::Standard)
     }
 
-    /// The username EKS generates for node types (domain.md §2.4); `None` for STANDARD.
+    /// The username EKS generates for node types (docs/access-entries.md#types); `None` for
+    /// STANDARD.
     pub fn node_username(self) -> Option<&'static str> {
         match self {
             Self::Ec2Linux | Self::Ec2Windows => Some("system:node:{{EC2PrivateDNSName}}"),
@@ -173,7 +175,8 @@ impl AccessEntryType {
         }
     }
 
-    /// The groups EKS assigns to node types (domain.md §2.4, §5).
+    /// The groups EKS assigns to node types (docs/access-entries.md#types,
+    /// docs/access-entries.md#node-roles).
     pub fn node_groups(self) -> Vec<String> {
         match self {
             Self::Standard => Vec::new(),
@@ -617,7 +620,7 @@ pub struct AccessEntrySpec {
     pub principal_arn: String,
     #[serde(rename = "type", default)]
     pub entry_type: AccessEntryType,
-    /// Default as EKS generates it (domain.md §2.6) when absent.
+    /// Default as EKS generates it (docs/access-entries.md#default-usernames) when absent.
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
@@ -907,7 +910,8 @@ pub struct AccessKey {
     pub expires_at: Option<Epoch>,
 }
 
-/// The identity STS reports for a caller, plus the authenticator's derived fields (domain.md §1.5).
+/// The identity STS reports for a caller, plus the authenticator's derived fields
+/// (docs/aws-auth.md#caller-identity-and-canonical-arns).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallerIdentity {
@@ -1477,8 +1481,9 @@ impl ClusterState {
         }
     }
 
-    /// Applies a mode change as EKS does (domain.md §3.4): on the first switch to an API mode,
-    /// node-group roles, Fargate pod execution roles and (if bootstrapped) the creator get entries.
+    /// Applies a mode change as EKS does (docs/authentication-modes.md#the-first-switch): on the
+    /// first switch to an API mode, node-group roles, Fargate pod execution roles and (if
+    /// bootstrapped) the creator get entries.
     pub fn switch_mode(&mut self, to: AuthenticationMode, at: Epoch, iam: &Iam) {
         let from = self.authentication_mode;
         self.authentication_mode = to;
@@ -1578,8 +1583,8 @@ impl ClusterState {
     }
 }
 
-/// EKS's default username (domain.md §2.6): a user's ARN, or the STS form of a role without its
-/// path and with `{{SessionName}}`.
+/// EKS's default username (docs/access-entries.md#default-usernames): a user's ARN, or the STS form
+/// of a role without its path and with `{{SessionName}}`.
 pub fn default_username(principal_arn: &str) -> String {
     match parse_iam_arn(principal_arn) {
         Some(p) if p.resource_type == "role" => format!(
@@ -1877,7 +1882,8 @@ impl Sim {
     }
 
     /// Deletes and recreates an IAM role or user with the same ARN: it gets a new unique id, so
-    /// access entries created before no longer authenticate it (domain.md §2.3).
+    /// access entries created before no longer authenticate it
+    /// (docs/access-entries.md#bound-to-the-iam-unique-id).
     pub fn recreate_principal(&self, principal_arn: &str) -> Option<String> {
         let new_id = self.next_seed();
         let mut iam = self.iam_mut();

@@ -1,5 +1,6 @@
-//! Access entries through aws-sdk-eks: every rule and error text of domain.md §2.4–2.7, §2.9 and
-//! the §2.10 catalogue, with ARNs that carry paths (percent-encoded single path segments).
+//! Access entries through aws-sdk-eks: every rule of docs/access-entries.md and its
+//! error texts (docs/access-entries.md#error-texts), with ARNs that carry paths
+//! (percent-encoded single path segments).
 
 mod eks_support;
 

@@ -1,5 +1,6 @@
-//! Access policies through aws-sdk-eks: the catalogue (domain.md §4.1, partition-aware) and
-//! associations with their scope rules and upsert (§2.8).
+//! Access policies through aws-sdk-eks: the catalogue (docs/access-entries.md#the-catalogue,
+//! partition-aware) and associations with their scope rules and upsert
+//! (docs/access-entries.md#associations-and-scopes).
 
 mod eks_support;
 

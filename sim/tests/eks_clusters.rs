@@ -1,5 +1,6 @@
 //! Cluster-level EKS operations through aws-sdk-eks: listing, describing, the authentication-mode
-//! switch and its update lifecycle (domain.md §3), node groups and Fargate profiles.
+//! switch and its update lifecycle (docs/authentication-modes.md), node groups and Fargate
+//! profiles.
 
 mod eks_support;
 

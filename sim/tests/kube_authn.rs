@@ -1,5 +1,5 @@
 //! Authentication through kube-rs: the EKS token checks and, per authentication mode, which
-//! source maps the caller (domain.md §1, §3.3, §3.5, §3.6).
+//! source maps the caller (docs/aws-auth.md, docs/authentication-modes.md).
 
 mod kube_support;
 
@@ -347,7 +347,8 @@ async fn the_creator_keeps_admin_through_its_entry_after_the_mode_switch() {
         let iam = sim.iam();
         state.switch_mode(AuthenticationMode::ApiAndConfigMap, sim.now(), &iam);
     }
-    // EKS made the creator's admin a visible entry with AmazonEKSClusterAdminPolicy (§3.4):
+    // EKS made the creator's admin a visible entry with AmazonEKSClusterAdminPolicy
+    // (docs/authentication-modes.md#the-first-switch):
     // the identity is now the entry's default username, and access comes from the policy.
     let bob = client(&sim, &key, BOB_KEY);
     let info = whoami(bob.clone()).await.unwrap();

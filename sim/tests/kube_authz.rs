@@ -1,6 +1,7 @@
-//! Authorization through kube-rs: RBAC, `system:masters`, access policies (domain.md §4.2) with
-//! their scopes, SubjectAccessReview vs SelfSubjectAccessReview (§6), and a lockout after a bad
-//! access entry.
+//! Authorization through kube-rs: RBAC, `system:masters`, access policies
+//! (docs/access-entries.md#what-the-user-facing-policies-allow) with their scopes,
+//! SubjectAccessReview vs SelfSubjectAccessReview (docs/access-entries.md#authorization), and a
+//! lockout after a bad access entry.
 
 mod kube_support;
 
@@ -245,7 +246,8 @@ async fn view_policy_allows_what_the_policy_lists_and_nothing_more() {
         .unwrap_err();
     assert_eq!(api_code(err), 403);
 
-    // A SubjectAccessReview about bob's username does not see his access policies (§6).
+    // A SubjectAccessReview about bob's username does not see his access policies
+    // (docs/access-entries.md#authorization).
     let admin = client(&sim, &key, ADMIN_KEY);
     assert!(
         !can_they(

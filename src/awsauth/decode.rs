@@ -1,5 +1,5 @@
 //! Decoding `mapRoles`/`mapUsers` JSON the way Go's `encoding/json` fills the authenticator's
-//! `[]RoleMapping` / `[]UserMapping` (domain.md §1.3–1.4).
+//! `[]RoleMapping` / `[]UserMapping` (docs/aws-auth.md#from-text-to-entries).
 //!
 //! Go's decoder matches field names case-insensitively, ignores unknown fields, and on a type
 //! mismatch records an error but keeps going: the field keeps its previous value and the entry

@@ -1,4 +1,4 @@
-//! Reading `aws-auth` exactly as aws-iam-authenticator does (domain.md §1).
+//! Reading `aws-auth` exactly as aws-iam-authenticator does (docs/aws-auth.md).
 //!
 //! The pipeline per key mirrors the authenticator's `ParseMap`: the text goes through YAML 1.1
 //! → JSON (a failure drops every entry of that key, while the other keys still load), then
@@ -688,8 +688,8 @@ fn validate(section: Section, e: &DecodedEntry) -> Result<(), String> {
     }
 }
 
-/// Every reason no caller's canonical ARN can ever equal `arn` (domain.md §1.5–1.6), each with
-/// its finding code; empty when a caller can match it.
+/// Every reason no caller's canonical ARN can ever equal `arn` (docs/aws-auth.md#matching),
+/// each with its finding code; empty when a caller can match it.
 fn never_matches(arn: &str) -> Vec<(&'static str, String)> {
     let (principal, problems) = arn::inspect(arn);
     let mut out = Vec::new();

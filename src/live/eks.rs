@@ -1,4 +1,5 @@
-//! The EKS API as the migration needs it, through `aws-sdk-eks` (domain.md §2, §3, §7).
+//! The EKS API as the migration needs it, through `aws-sdk-eks` (docs/access-entries.md,
+//! docs/authentication-modes.md).
 //!
 //! Throttling, 5xx and dropped connections are retried by the SDK's standard retry strategy
 //! (configured in [`crate::live::aws`]). This module adds the retries the SDK cannot know about: the
@@ -115,7 +116,7 @@ where
     }
 }
 
-/// The three authentication modes (domain.md §3.1).
+/// The three authentication modes (docs/authentication-modes.md#the-three-modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AuthenticationMode {
     #[serde(rename = "CONFIG_MAP")]

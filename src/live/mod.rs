@@ -127,7 +127,8 @@ impl Cluster {
         let entries = if self.info.authentication_mode
             == Some(crate::live::eks::AuthenticationMode::ConfigMap)
         {
-            // Access-entry calls are refused in CONFIG_MAP (domain.md §2.2).
+            // Access-entry calls are refused in CONFIG_MAP
+            // (docs/access-entries.md#only-in-the-api-modes).
             Vec::new()
         } else {
             self.eks.list_entries(&self.name).await?

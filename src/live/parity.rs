@@ -50,7 +50,7 @@ pub async fn verify(kube: &KubeAccess, inputs: &Inputs<'_>) -> Result<ParityRepo
 /// `--probe-as ROLE_ARN`: assumes the role, makes its own EKS token and asks
 /// SelfSubjectAccessReview for the principal's probes. This exercises the real EKS path,
 /// access policies included, and catches what a model cannot (a recreated IAM role whose entry
-/// no longer matches, domain.md §9.7). A probe allowed before and denied as the real principal
+/// no longer matches, docs/pitfalls.md#recreated-iam-principals). A probe allowed before and denied as the real principal
 /// counts as lost.
 pub async fn probe_as(
     report: &mut ParityReport,

@@ -1,7 +1,8 @@
 //! EKS bearer tokens, made as `aws eks get-token` makes them: `k8s-aws-v1.` followed by the
 //! unpadded base64url of a presigned STS `GetCallerIdentity` URL whose signed header
-//! `x-k8s-aws-id` names the cluster (domain.md §1.5). The token carries a signature, not the
-//! credentials; it is still a secret for its lifetime and is never logged or stored.
+//! `x-k8s-aws-id` names the cluster (docs/aws-auth.md#caller-identity-and-canonical-arns). The
+//! token carries a signature, not the credentials; it is still a secret for its lifetime and is
+//! never logged or stored.
 
 use std::time::{Duration, SystemTime};
 

@@ -63,7 +63,8 @@ impl Run<'_> {
     }
 }
 
-/// The safety gate before the irreversible switch to API (design.md). Returns every reason
+/// The safety gate before the irreversible switch to API (README, "Migrating a live cluster";
+/// docs/authentication-modes.md). Returns every reason
 /// to refuse; empty means the switch may go ahead.
 pub fn gate(
     plan: &LivePlan,

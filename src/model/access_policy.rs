@@ -1,7 +1,8 @@
-//! The user-facing EKS access policies as published rules (domain.md §4.2), evaluated the way
-//! the EKS authorizer does: allow-only, within the association's scope. Used to predict what
-//! an access entry's policies allow, because a SubjectAccessReview about another user does not
-//! reliably reflect them (domain.md §6).
+//! The user-facing EKS access policies as published rules
+//! (docs/access-entries.md#what-the-user-facing-policies-allow), evaluated the way the EKS
+//! authorizer does: allow-only, within the association's scope. Used to predict what an access
+//! entry's policies allow, because a SubjectAccessReview about another user does not reliably
+//! reflect them (docs/access-entries.md#authorization).
 
 use crate::model::{AccessScope, PolicyAssociation};
 

@@ -1,9 +1,10 @@
 //! IAM and STS ARNs as the authenticator and EKS see them.
 //!
 //! The authenticator compares an `aws-auth` ARN, lower-cased, with the caller's *canonical*
-//! ARN (domain.md §1.5–1.6): role sessions become `arn:P:iam::A:role/NAME` with no path, user
-//! ARNs keep their path, root and federated users are kept as they are. So the shape of the
-//! written ARN decides whether an entry can ever match, and what kind of principal it is.
+//! ARN (docs/aws-auth.md#caller-identity-and-canonical-arns): role sessions become
+//! `arn:P:iam::A:role/NAME` with no path, user ARNs keep their path, root and federated users
+//! are kept as they are. So the shape of the written ARN decides whether an entry can ever
+//! match, and what kind of principal it is.
 
 use serde::Serialize;
 
@@ -55,7 +56,8 @@ impl Principal {
         )
     }
 
-    /// EKS's default username for a STANDARD entry of this principal (domain.md §2.6).
+    /// EKS's default username for a STANDARD entry of this principal
+    /// (docs/access-entries.md#default-usernames).
     pub fn default_username(&self, path: &str) -> String {
         match self.kind {
             PrincipalKind::User => self.iam_arn(path),

@@ -1,7 +1,7 @@
 //! Domain types: what `aws-auth` says, and what EKS access entries are.
 //!
-//! Names follow the EKS API and domain.md so a reader can check each type against the
-//! specification: [`Mapping`], [`Principal`], [`AccessEntry`], [`EntryType`],
+//! Names follow the EKS API and the pages of docs/ so a reader can check each type against the
+//! documentation: [`Mapping`], [`Principal`], [`AccessEntry`], [`EntryType`],
 //! [`PolicyAssociation`], [`AccessScope`], [`Finding`].
 
 pub mod access_policy;
@@ -279,8 +279,8 @@ pub fn access_policy_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:eks::aws:cluster-access-policy/{name}")
 }
 
-/// Access policies meant for people and workloads (domain.md §4.1); the others are reserved
-/// for AWS services and a migration never emits them.
+/// Access policies meant for people and workloads (docs/access-entries.md#the-catalogue); the
+/// others are reserved for AWS services and a migration never emits them.
 pub const USER_FACING_POLICIES: [&str; 6] = [
     "AmazonEKSClusterAdminPolicy",
     "AmazonEKSAdminPolicy",

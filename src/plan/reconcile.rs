@@ -1,5 +1,6 @@
-//! Reconciling desired access entries with the ones a cluster already has (domain.md §2, §3.4,
-//! §9.19–9.21, §9.34). Pure: the executor turns each [`Operation`] into API calls.
+//! Reconciling desired access entries with the ones a cluster already has
+//! (docs/pitfalls.md#entries-eks-creates, docs/pitfalls.md#re-running-must-converge). Pure: the
+//! executor turns each [`Operation`] into API calls.
 //!
 //! EKS creates entries itself at the first mode switch (node groups, Fargate, the cluster
 //! creator), and an entry may exist from an earlier, interrupted run. So every desired entry is
@@ -100,7 +101,7 @@ impl Operation {
 
 /// The operations that bring `existing` to `desired`, grouped per principal in desired order:
 /// create/update first, then its policies, so a principal is never left half-migrated longer
-/// than necessary (domain.md §9.25).
+/// than necessary (docs/pitfalls.md#an-entry-replaces-the-mapping-at-once).
 pub fn reconcile(desired: &[AccessEntry], existing: &[ExistingEntry]) -> Vec<Operation> {
     // Principal ARNs compare case-insensitively; EKS's own spelling is what gets sent back.
     let by_arn: HashMap<String, &ExistingEntry> = existing
@@ -166,7 +167,7 @@ fn reconcile_existing(want: &AccessEntry, have: &ExistingEntry, ops: &mut Vec<Op
         changed = true;
         ops.push(Operation::Update {
             principal_arn: arn.clone(),
-            // Groups are declarative: always the full list (domain.md §9.19).
+            // Groups are declarative: the full list (docs/pitfalls.md#group-updates-replace).
             username: want.username.clone(),
             kubernetes_groups: want.kubernetes_groups.clone(),
             previous_username: have.username.clone(),

@@ -1,10 +1,10 @@
-//! The translation rules of domain.md §2, §5 and §9, in one place: each effective `aws-auth`
-//! mapping becomes an access entry, or stays in `aws-auth` with a blocker that says why.
+//! The translation rules (docs/access-entries.md, docs/pitfalls.md), in one place: each effective
+//! `aws-auth` mapping becomes an access entry, or stays in `aws-auth` with a blocker that says why.
 //!
 //! Rule of thumb behind every `Keep`: in `API_AND_CONFIG_MAP` an access entry replaces the
-//! principal's aws-auth mapping entirely (domain.md §3.3), so an entry that would carry less
-//! than the mapping must not be created at all; the mapping keeps working from aws-auth and the
-//! blocker stops the final switch to `API` until someone decides.
+//! principal's aws-auth mapping entirely (docs/authentication-modes.md#precedence), so an entry
+//! that would carry less than the mapping must not be created at all; the mapping keeps working
+//! from aws-auth and the blocker stops the final switch to `API` until someone decides.
 
 use std::collections::HashMap;
 

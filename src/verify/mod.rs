@@ -1,11 +1,12 @@
-//! Parity verification (design.md "verify"): every principal can do after the migration what it
-//! could do before, and nothing more unless declared.
+//! Parity verification (README, "Verifying parity"): every principal can do after the migration
+//! what it could do before, and nothing more unless declared.
 //!
 //! Before: the identity aws-auth gives the principal (username and groups, templates filled
 //! with a fixed probe session name), asked of the cluster with SubjectAccessReview. After: the
 //! identity of the principal's access entry as it exists in EKS, asked the same way for RBAC,
-//! plus the entry's access policies evaluated from their published rules ([`crate::model::access_policy`]),
-//! because a SubjectAccessReview about another user does not reflect them (domain.md §6).
+//! plus the entry's access policies evaluated from their published rules
+//! ([`crate::model::access_policy`]), because a SubjectAccessReview about another user does not
+//! reflect them (docs/access-entries.md#authorization).
 //! Identical identities are asked once, so the cost follows distinct identities, not principals.
 
 pub mod rbac;
@@ -238,7 +239,8 @@ pub fn prepare(inputs: &Inputs<'_>) -> Prepared {
             continue;
         }
         // EKS binds an entry to the principal's unique id: a role deleted and recreated since the
-        // tool created its entry leaves the entry dead (domain.md §9.7).
+        // tool created its entry leaves the entry dead
+        // (docs/pitfalls.md#recreated-iam-principals).
         let recreated = planned.and_then(|e| {
             let now = e.principal_id.as_ref()?;
             let then = inputs.created_ids.get(&e.principal_arn.to_lowercase())?;

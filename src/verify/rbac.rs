@@ -396,7 +396,8 @@ pub fn analyze(
             None => crate::verify::render(&p.default_username(&p.path), p),
         };
         // With no username the open-source authenticator sends "", but older EKS documentation
-        // says the IAM ARN; a binding to that ARN is checked too (domain.md §1.9).
+        // says the IAM ARN; a binding to that ARN is checked too
+        // (docs/aws-auth.md#missing-username).
         let mut candidates = vec![before.clone()];
         if before.is_empty() {
             candidates.push(crate::model::arn::normalized(p));

@@ -1,5 +1,6 @@
 //! Access entries: Create, Describe, List, Update, Delete, with the validation rules of
-//! domain.md §2.4–2.7 and §2.9, in the order EKS is observed to apply them.
+//! docs/access-entries.md (types, principal ARNs, usernames, groups, limits, tags), in the
+//! order EKS is observed to apply them.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,7 @@ pub(crate) const INVALID_PRINCIPAL: &str =
 pub(crate) const SERVICE_LINKED_ROLE: &str = "The caller is not allowed to modify access entries with a principalArn value of a Service Linked Role";
 pub(crate) const STANDARD_ONLY: &str =
     "This operation can only be performed on Access Entries with a type of \"STANDARD\".";
-/// Username prefixes EKS reserves (domain.md §2.6, §9.15).
+/// Username prefixes EKS reserves (docs/access-entries.md#usernames).
 pub(crate) const RESERVED_USERNAME_PREFIXES: [&str; 5] =
     ["system:", "eks:", "aws:", "amazon:", "iam:"];
 pub(crate) const MAX_TAGS: usize = 50;
@@ -40,7 +41,7 @@ pub(crate) fn is_service_linked_role(arn: &str) -> bool {
         .is_some_and(|p| p.resource_type == "role" && p.path.starts_with("/aws-service-role/"))
 }
 
-/// Username rules for STANDARD entries (§2.6).
+/// Username rules for STANDARD entries (docs/access-entries.md#usernames).
 pub(crate) fn validate_username(username: &str) -> Result<(), ServiceError> {
     if username.is_empty() {
         return Err(invalid_parameter("The username must not be empty."));
@@ -64,7 +65,7 @@ pub(crate) fn validate_username(username: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// `kubernetesGroups` rules (§2.7).
+/// `kubernetesGroups` rules (docs/access-entries.md#kubernetes-groups).
 pub(crate) fn validate_groups(groups: &[String]) -> Result<(), ServiceError> {
     for g in groups {
         if g.starts_with("system:") {
@@ -81,7 +82,7 @@ pub(crate) fn validate_groups(groups: &[String]) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Tag rules (§2.9): at most 50, key ≤ 128, value ≤ 256, `aws:` reserved.
+/// Tag rules (docs/access-entries.md#tags): at most 50, key ≤ 128, value ≤ 256, `aws:` reserved.
 pub(crate) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ServiceError> {
     if tags.len() > MAX_TAGS {
         return Err(invalid_parameter(format!(
@@ -304,7 +305,7 @@ pub(super) fn update(
         return Err(invalid_parameter(SERVICE_LINKED_ROLE));
     }
     // The prefix checks come first: re-sending a node entry's generated username is refused
-    // with "must not begin with system:" (domain.md §2.4).
+    // with "must not begin with system:" (docs/access-entries.md#types).
     if let Some(u) = &username {
         validate_username(u)?;
     }
@@ -322,7 +323,8 @@ pub(super) fn update(
     if let Some(u) = username {
         e.username = u;
     }
-    // Declarative: the list sent replaces the list stored (§2.7).
+    // Declarative: the list sent replaces the list stored
+    // (docs/access-entries.md#kubernetes-groups).
     if let Some(g) = groups {
         e.kubernetes_groups = g;
     }
@@ -343,7 +345,8 @@ pub(super) fn delete(cluster: &Cluster, principal: &str) -> Result<Reply, Servic
     if is_service_linked_role(principal) {
         return Err(invalid_parameter(SERVICE_LINKED_ROLE));
     }
-    // Associations live inside the entry: deleting it deletes them (§2.8).
+    // Associations live inside the entry: deleting it deletes them
+    // (docs/access-entries.md#associations-and-scopes).
     s.access_entries.remove(principal);
     Ok(Reply::json(200, &json!({})))
 }

@@ -1,5 +1,6 @@
-//! Access policies: the catalogue (ListAccessPolicies, domain.md §4.1) and associations
-//! (Associate, Disassociate, ListAssociated; §2.8).
+//! Access policies: the catalogue (ListAccessPolicies, docs/access-entries.md#the-catalogue) and
+//! associations (Associate, Disassociate, ListAssociated;
+//! docs/access-entries.md#associations-and-scopes).
 
 use serde_json::{Value, json};
 
@@ -12,7 +13,7 @@ use crate::world::{
     AccessEntryType, AccessScope, AccessScopeType, AssociatedAccessPolicy, Cluster, Sim, policy_arn,
 };
 
-/// Every access policy EKS lists (domain.md §4.1), by name.
+/// Every access policy EKS lists (docs/access-entries.md#the-catalogue), by name.
 pub const ACCESS_POLICY_NAMES: &[&str] = &[
     "AIDevOpsAgentAccessPolicy",
     "AmazonAIOpsAssistantPolicy",
@@ -149,7 +150,8 @@ pub(super) fn associate(
         .access_entries
         .get_mut(principal)
         .ok_or_else(|| not_found(ENTRY_NOT_FOUND))?;
-    // Eventual consistency right after CreateAccessEntry (fault injection, §2.8).
+    // Eventual consistency right after CreateAccessEntry (fault injection,
+    // docs/access-entries.md#associations-and-scopes).
     if entry.not_found_calls > 0 || now < entry.not_found_until {
         entry.not_found_calls = entry.not_found_calls.saturating_sub(1);
         return Err(not_found(ENTRY_NOT_FOUND));

@@ -129,7 +129,8 @@ pub(super) fn update_cluster_config(
                 to.as_str()
             )));
         }
-        // Observed on the wire as a JSON-quoted string (domain.md §3.7).
+        // Observed on the wire as a JSON-quoted string
+        // (docs/authentication-modes.md#running-a-switch).
         (
             vec![(
                 "AuthenticationMode".to_string(),

@@ -1,4 +1,5 @@
-//! EKS over REST-JSON, as `aws-sdk-eks` sends it (domain.md §2, §3, §7.3).
+//! EKS over REST-JSON, as `aws-sdk-eks` sends it (docs/access-entries.md#the-api,
+//! docs/access-entries.md#pointing-the-sdk-at-a-local-server).
 //!
 //! Routing works on the raw path: it is split on `/` first and each segment percent-decoded after,
 //! so an ARN label (`arn%3Aaws%3Aiam%3A%3A…%3Arole%2Fteam%2Fdev`) stays one segment.

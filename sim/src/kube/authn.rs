@@ -1,5 +1,5 @@
 //! Authentication: the EKS bearer token, then the mapping EKS applies for the cluster's current
-//! authentication mode (domain.md §1.5–1.10, §3.3, §3.6).
+//! authentication mode (docs/aws-auth.md, docs/authentication-modes.md).
 
 use crate::access_policy::{Association, Scope};
 use crate::authmap::{self, AuthMap, CallerIdentity, MapOutcome};
@@ -26,7 +26,8 @@ pub enum AuthnError {
 /// Where the Kubernetes identity came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentitySource {
-    /// The cluster creator's hidden admin in `CONFIG_MAP` mode (§3.6).
+    /// The cluster creator's hidden admin in `CONFIG_MAP` mode
+    /// (docs/authentication-modes.md#the-cluster-creator).
     CreatorAdmin,
     /// An access entry, keyed by its principal ARN.
     AccessEntry { principal_arn: String },
@@ -83,8 +84,8 @@ fn ec2_private_dns_name(region: &str) -> impl Fn(&str) -> Option<String> + '_ {
 ///
 /// * `CONFIG_MAP`: the hidden creator admin, else `aws-auth`.
 /// * `API_AND_CONFIG_MAP`: the caller's access entry wins entirely, even when it grants less;
-///   else `aws-auth`, `mapAccounts` included (§3.3).
-/// * `API`: access entries only (§3.5).
+///   else `aws-auth`, `mapAccounts` included (docs/authentication-modes.md#precedence).
+/// * `API`: access entries only (docs/authentication-modes.md#api-mode).
 pub fn map_caller(state: &ClusterState, caller: &CallerIdentity) -> Result<Identity, AuthnError> {
     let ec2 = ec2_private_dns_name(&state.key.region);
     let mode = state.authentication_mode;
@@ -126,7 +127,8 @@ pub fn map_caller(state: &ClusterState, caller: &CallerIdentity) -> Result<Ident
         ));
     }
     if mode.uses_config_map() {
-        // The authenticator re-reads the ConfigMap on every change; a deleted one maps nobody (§1.1).
+        // The authenticator re-reads the ConfigMap on every change; a deleted one maps nobody
+        // (docs/aws-auth.md#where-the-authenticator-reads-it).
         let map = state
             .aws_auth()
             .and_then(|cm| cm.data.as_ref())
@@ -158,9 +160,10 @@ fn is_creator_admin(state: &ClusterState, caller: &CallerIdentity) -> bool {
 }
 
 /// The access entry of the caller's principal. EKS binds an entry to the principal's unique id
-/// (domain.md §2.3, §9.7): the entry's ARN carries the role path the caller's STS ARN lacks, and a
-/// principal deleted and recreated under the same ARN has a new id, so its old entry no longer
-/// matches it (and in `API_AND_CONFIG_MAP` the caller falls through to `aws-auth`).
+/// (docs/access-entries.md#bound-to-the-iam-unique-id): the entry's ARN carries the role path the
+/// caller's STS ARN lacks, and a principal deleted and recreated under the same ARN has a new id,
+/// so its old entry no longer matches it (and in `API_AND_CONFIG_MAP` the caller falls through to
+/// `aws-auth`).
 fn entry_for<'a>(state: &'a ClusterState, caller: &CallerIdentity) -> Option<&'a AccessEntry> {
     let bound = |e: &&AccessEntry| {
         e.principal_unique_id

@@ -1,4 +1,5 @@
-//! Authorization: the chain every request goes through (domain.md §6), and the access reviews.
+//! Authorization: the chain every request goes through (docs/access-entries.md#authorization), and
+//! the access reviews.
 //!
 //! Order: `system:masters` short-circuits; then a minimal Node authorizer, RBAC, and the EKS
 //! access-policy authorizer. None of them denies, so the order does not change outcomes; a request
@@ -124,17 +125,18 @@ pub fn review_action(
 }
 
 /// A SubjectAccessReview about any user is decided by `system:masters`, the Node authorizer and
-/// RBAC only, for exactly the user and groups written in its spec. Access policies are not applied: the EKS authorizer
-/// keys on the identity the authenticator attached (access entry, `extra.arn`, principal id),
-/// which a SAR spec does not carry — the same reason impersonation ignores access policies
-/// (domain.md §6, UG-policies; what the EKS webhook does with a SAR's `extra` is [UNVERIFIED]).
+/// RBAC only, for exactly the user and groups written in its spec. Access policies are not applied:
+/// the EKS authorizer keys on the identity the authenticator attached (access entry, `extra.arn`,
+/// principal id), which a SAR spec does not carry — the same reason impersonation ignores access
+/// policies (docs/access-entries.md#authorization, from the EKS User Guide's access-policies page;
+/// what the EKS webhook does with a SAR's `extra` is unverified).
 pub fn subject_access_review(state: &ClusterState, user: &UserInfo, action: &Action) -> Decision {
     authorize(state, user, &[], action)
 }
 
-/// A SelfSubjectAccessReview asks about the real caller, so it runs through the full chain,
-/// access policies included (domain.md §6: `kubectl auth can-i` reflects access policies while
-/// `--list` does not).
+/// A SelfSubjectAccessReview asks about the real caller, so it runs through the full chain, access
+/// policies included (docs/access-entries.md#authorization: `kubectl auth can-i` reflects access
+/// policies while `--list` does not).
 pub fn self_subject_access_review(
     state: &ClusterState,
     user: &UserInfo,

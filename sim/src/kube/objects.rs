@@ -344,7 +344,8 @@ fn config_maps(
                 }
             }
             if !dry_run {
-                // Deleting `aws-auth` resets every ConfigMap mapping at once (§1.1): the
+                // Deleting `aws-auth` resets every ConfigMap mapping at once
+                // (docs/aws-auth.md#where-the-authenticator-reads-it): the
                 // authenticator reads the store on each request, so nothing else is needed.
                 state.config_maps.remove(&key);
             }
@@ -500,7 +501,8 @@ fn review_action(
     })
 }
 
-/// `kubectl auth whoami`: the user info the authenticator attached (domain.md §1.11).
+/// `kubectl auth whoami`: the user info the authenticator attached
+/// (docs/aws-auth.md#what-the-api-server-receives).
 fn self_subject_review(identity: &Identity) -> Reply {
     let caller = &identity.caller;
     let extra = BTreeMap::from([

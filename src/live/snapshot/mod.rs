@@ -364,7 +364,8 @@ async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRea
         .await
         .map_err(|e| e.to_string())?;
     let entries = if mode == AuthenticationMode::ConfigMap {
-        // Access-entry calls are refused in CONFIG_MAP (domain.md §2.2).
+        // Access-entry calls are refused in CONFIG_MAP
+        // (docs/access-entries.md#only-in-the-api-modes).
         Vec::new()
     } else {
         eks.list_entries(&c.name).await.map_err(|e| e.to_string())?
