@@ -24,7 +24,7 @@ async fn connect(target: &ClusterArgs) -> Result<Cluster, i32> {
     let name = target.name()?;
     let sdk = crate::live::aws::sdk_config(&target.aws)
         .await
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| fail(&e.to_string()))?;
     Cluster::connect(name, sdk, target.kubeconfig.clone(), target.context.clone())
         .await
         .map_err(|e| fail(&format!("cluster {name}: {e}")))

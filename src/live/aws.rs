@@ -21,9 +21,16 @@ pub struct AwsArgs {
     pub role_arn: Option<String>,
 }
 
+/// Why the AWS configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no AWS region: pass --region or set AWS_REGION")]
+    NoRegion,
+}
+
 /// Loads the SDK configuration. Throttling, 5xx and dropped connections are retried by the SDK's
 /// standard strategy with exponential backoff and jitter.
-pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, String> {
+pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, ConfigError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
     if let Some(region) = &args.region {
         loader = loader.region(Region::new(region.clone()));
@@ -33,7 +40,7 @@ pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, String> {
     }
     let base = loader.load().await;
     if base.region().is_none() {
-        return Err("no AWS region: pass --region or set AWS_REGION".into());
+        return Err(ConfigError::NoRegion);
     }
     let Some(role_arn) = &args.role_arn else {
         return Ok(base);

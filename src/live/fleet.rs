@@ -98,7 +98,9 @@ pub async fn plan(
 ) -> (Vec<LivePlan>, Vec<InputError>) {
     let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
         .map(|c| async move {
-            let sdk = crate::live::aws::sdk_config(&c.aws(defaults)).await?;
+            let sdk = crate::live::aws::sdk_config(&c.aws(defaults))
+                .await
+                .map_err(|e| e.to_string())?;
             let mut cluster = Cluster::connect(&c.name, sdk, None, None)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -74,8 +74,18 @@ pub enum LiveError {
     Api(#[from] crate::live::eks::ApiError),
     #[error(transparent)]
     Kube(#[from] crate::live::kube::KubeError),
+    #[error(transparent)]
+    Config(#[from] crate::live::aws::ConfigError),
+    #[error("no AWS credentials configured")]
+    NoCredentials,
+    /// STS GetCallerIdentity failed (the SDK's description of why).
+    #[error("STS GetCallerIdentity failed: {0}")]
+    CallerIdentity(String),
+    #[error("IAM GetRole {role} failed: {message}")]
+    Iam { role: String, message: String },
+    /// The cluster's aws-auth could not be read as a ConfigMap at all.
     #[error("{0}")]
-    Other(String),
+    AwsAuth(String),
 }
 
 impl Cluster {
@@ -96,9 +106,7 @@ impl Cluster {
                 context,
             }
         } else {
-            let credentials = sdk
-                .credentials_provider()
-                .ok_or_else(|| LiveError::Other("no AWS credentials configured".into()))?;
+            let credentials = sdk.credentials_provider().ok_or(LiveError::NoCredentials)?;
             KubeAccess::Token {
                 cluster: Box::new(info.clone()),
                 credentials,
@@ -119,10 +127,7 @@ impl Cluster {
         self.info = self.eks.describe_cluster(&self.name).await?;
         let sts = aws_sdk_sts::Client::new(&self.sdk);
         let me = sts.get_caller_identity().send().await.map_err(|e| {
-            LiveError::Other(format!(
-                "STS GetCallerIdentity failed: {}",
-                aws_sdk_sts::error::DisplayErrorContext(e)
-            ))
+            LiveError::CallerIdentity(aws_sdk_sts::error::DisplayErrorContext(e).to_string())
         })?;
         let entries = if self.info.authentication_mode
             == Some(crate::live::eks::AuthenticationMode::ConfigMap)
@@ -218,10 +223,10 @@ pub async fn resolve_role_paths(
                 paths.insert_invalid(&p.account, &p.name, &message)
             }
             Err(IamLookupError::Other(e)) => {
-                return Err(LiveError::Other(format!(
-                    "IAM GetRole {} failed: {e}",
-                    p.name
-                )));
+                return Err(LiveError::Iam {
+                    role: p.name.clone(),
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -428,7 +433,7 @@ pub async fn plan_cluster(
     let (plan, errors) =
         crate::plan::plan_source_with_rbac(&snapshot.cluster.name, &source, options, rbac.as_ref());
     let plan = plan.ok_or_else(|| {
-        LiveError::Other(errors.first().map_or_else(
+        LiveError::AwsAuth(errors.first().map_or_else(
             || "aws-auth could not be read".into(),
             |e| e.message.clone(),
         ))

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::state::{Event, JournalOp, Step};
-use super::{Run, StageError, TAG_CREATED_BY, TAG_RUN_ID};
+use super::{Refusal, Run, StageError, TAG_CREATED_BY, TAG_RUN_ID};
 use crate::live::eks::AuthenticationMode;
 use crate::plan::reconcile::{AccessEntryRequest, Operation, reconcile};
 
@@ -17,9 +17,7 @@ impl Run<'_> {
     pub(super) async fn entries(&mut self) -> Result<(), StageError> {
         let plan = self.plan().await?;
         if self.cluster.info.authentication_mode == Some(AuthenticationMode::ConfigMap) {
-            return Err(StageError::Refused(
-                "access entries cannot be created while the cluster is in CONFIG_MAP; run `--to dual` first".into(),
-            ));
+            return Err(Refusal::ConfigMapMode.into());
         }
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut conflicts = Vec::new();
@@ -47,10 +45,10 @@ impl Run<'_> {
             match sent.await {
                 Ok(word) => *counts.entry(word).or_default() += 1,
                 Err(e) => {
-                    return Err(StageError::Failed(format!(
-                        "{e}; {} operations done so far are journaled, and running the same command again continues from the cluster's state",
-                        mutation - 1
-                    )));
+                    return Err(StageError::Stopped {
+                        source: Box::new(e),
+                        done: mutation - 1,
+                    });
                 }
             }
         }
@@ -64,11 +62,7 @@ impl Run<'_> {
             }
         ));
         if !conflicts.is_empty() {
-            return Err(StageError::Failed(format!(
-                "{} existing entries conflict with the plan:\n  {}",
-                conflicts.len(),
-                conflicts.join("\n  ")
-            )));
+            return Err(StageError::Conflicts(conflicts));
         }
         Ok(())
     }
@@ -171,10 +165,10 @@ impl Run<'_> {
                         .await?;
                 }
                 Operation::Conflict { reason, .. } => {
-                    return Err(StageError::Failed(format!(
-                        "CreateAccessEntry: {}: {reason}",
-                        entry.principal_arn
-                    )));
+                    return Err(StageError::Conflict {
+                        principal_arn: entry.principal_arn.clone(),
+                        reason: reason.clone(),
+                    });
                 }
                 _ => {}
             }

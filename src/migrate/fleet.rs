@@ -497,7 +497,7 @@ impl FleetRun<'_> {
         let sdk = match crate::live::aws::sdk_config(&aws).await {
             Ok(s) => s,
             Err(e) => {
-                result.detail = e;
+                result.detail = e.to_string();
                 return result;
             }
         };
@@ -577,7 +577,7 @@ impl FleetRun<'_> {
             }
             Err(StageError::Refused(why)) => {
                 result.outcome = Outcome::Refused;
-                result.detail = why;
+                result.detail = why.to_string();
             }
             Err(e) => result.detail = e.to_string(),
         }
@@ -692,7 +692,7 @@ pub async fn status(
                 };
                 let sdk = match crate::live::aws::sdk_config(&aws).await {
                     Ok(s) => s,
-                    Err(e) => return unreachable(e),
+                    Err(e) => return unreachable(e.to_string()),
                 };
                 let cluster = match Cluster::connect(&c.name, sdk, None, None).await {
                     Ok(cl) => cl,

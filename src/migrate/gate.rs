@@ -3,7 +3,7 @@
 //! that stands in the way.
 
 use super::state::Event;
-use super::{MigrateOptions, Run, StageError};
+use super::{MigrateOptions, Refusal, Run, StageError};
 use crate::live::LivePlan;
 use crate::live::eks::AuthenticationMode;
 use crate::model::{AccessScope, CLUSTER_ADMIN_POLICY, EntryType};
@@ -37,10 +37,7 @@ impl Run<'_> {
             ));
         }
         if !refusals.is_empty() {
-            return Err(StageError::Refused(format!(
-                "the switch to API is refused; nothing was changed:\n  - {}",
-                refusals.join("\n  - ")
-            )));
+            return Err(Refusal::Gate(refusals).into());
         }
         self.switch_mode(AuthenticationMode::Api, opts).await?;
         self.say("api      done: aws-auth is no longer consulted; it is kept in the cluster and in the backup");

@@ -87,13 +87,70 @@ pub enum StageError {
     #[error("cannot write the state directory: {0}")]
     State(#[from] std::io::Error),
     /// Refused before changing anything (the gate, a missing confirmation, a lock).
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// Parity verification found lost permissions.
-    #[error("{0}")]
-    NotVerified(String),
-    #[error("{0}")]
-    Failed(String),
+    #[error(
+        "verification failed: {lost} permissions would be lost (see `aws-auth-migrate verify --cluster {cluster}`)"
+    )]
+    NotVerified { cluster: String, lost: usize },
+    /// The cluster update of a mode switch ended otherwise than `Successful`.
+    #[error("the switch to {target} (update {update_id}) ended {status}{}; the cluster is unchanged and the same command retries it", errors_suffix(.errors))]
+    UpdateFailed {
+        target: &'static str,
+        update_id: String,
+        status: String,
+        errors: Vec<String>,
+    },
+    #[error(
+        "update {update_id} is still in progress after {seconds}s; run the same command again to keep waiting"
+    )]
+    UpdateTimeout { update_id: String, seconds: u64 },
+    /// A change failed part-way through the entries stage.
+    #[error(
+        "{source}; {done} operations done so far are journaled, and running the same command again continues from the cluster's state"
+    )]
+    Stopped {
+        source: Box<StageError>,
+        done: usize,
+    },
+    /// Existing entries that cannot be brought to the plan without deleting them.
+    #[error("{} existing entries conflict with the plan:\n  {}", .0.len(), .0.join("\n  "))]
+    Conflicts(Vec<String>),
+    /// A create met an existing entry that cannot be brought to the plan.
+    #[error("CreateAccessEntry: {principal_arn}: {reason}")]
+    Conflict {
+        principal_arn: String,
+        reason: String,
+    },
+}
+
+/// Why a run changed nothing: each reason says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("nothing was changed: answer `y` or pass --yes")]
+    NotConfirmed,
+    #[error("this changes the cluster and there is no terminal to ask on: pass --yes")]
+    NoTerminal,
+    #[error(
+        "cluster {0} reports an authentication mode this tool does not know; nothing was changed"
+    )]
+    UnknownMode(String),
+    #[error(
+        "access entries cannot be created while the cluster is in CONFIG_MAP; run `--to dual` first"
+    )]
+    ConfigMapMode,
+    #[error(
+        "the cluster is in API mode: aws-auth is no longer consulted and EKS allows no way back, so deleting entries would only lock principals out. Nothing was changed; fix access through access entries instead"
+    )]
+    ApiMode,
+    /// The safety gate of the switch to API, with every reason.
+    #[error("the switch to API is refused; nothing was changed:\n  - {}", .0.join("\n  - "))]
+    Gate(Vec<String>),
+    #[error(
+        "the lock on cluster {0} was lost (taken over, or not renewed in time): stopping before the next change; run the same command again once the other run is over"
+    )]
+    LockLost(String),
 }
 
 impl StageError {
@@ -101,9 +158,17 @@ impl StageError {
     pub fn exit_code(&self) -> i32 {
         match self {
             StageError::Refused(_) => crate::cli::exit::REFUSED,
-            StageError::NotVerified(_) => crate::cli::exit::BLOCKERS,
+            StageError::NotVerified { .. } => crate::cli::exit::BLOCKERS,
             _ => crate::cli::exit::ERROR,
         }
+    }
+}
+
+fn errors_suffix(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", errors.join("; "))
     }
 }
 
@@ -157,10 +222,7 @@ impl<'a> Run<'a> {
         // Every change is journaled as an intent before it is sent: the one place to stop a
         // run whose cluster lock was taken over or expired.
         if matches!(event, Event::Intent { .. }) && self.lock.as_ref().is_some_and(|l| l.lost()) {
-            return Err(StageError::Refused(format!(
-                "the lock on cluster {} was lost (taken over, or not renewed in time): stopping before the next change; run the same command again once the other run is over",
-                self.cluster.name
-            )));
+            return Err(Refusal::LockLost(self.cluster.name.clone()).into());
         }
         self.state.append(&Record {
             time: now(),
@@ -281,10 +343,7 @@ impl<'a> Run<'a> {
             .collect();
         let mode = self.cluster.info.authentication_mode;
         let Some(mode) = mode else {
-            return Err(StageError::Refused(format!(
-                "cluster {} reports an authentication mode this tool does not know; nothing was changed",
-                self.cluster.name
-            )));
+            return Err(Refusal::UnknownMode(self.cluster.name.clone()).into());
         };
         let s = &plan.plan.summary;
         let header = format!(
@@ -309,9 +368,7 @@ impl<'a> Run<'a> {
             .iter()
             .any(|s| !matches!(s, Stage::Backup | Stage::Verify));
         if mutating && !opts.yes && !confirm_interactively("Proceed?")? {
-            return Err(StageError::Refused(
-                "nothing was changed: answer `y` or pass --yes".into(),
-            ));
+            return Err(Refusal::NotConfirmed.into());
         }
         self.journal(
             Step::Migrate,
@@ -344,17 +401,13 @@ impl<'a> Run<'a> {
                 Stage::Entries => self.entries().await?,
                 Stage::Verify => {
                     let report = self.verify(opts).await?;
-                    if !report.passed {
-                        let why = format!(
-                            "verification failed: {} permissions would be lost (see `aws-auth-migrate verify --cluster {}`)",
-                            report.lost(),
-                            self.cluster.name
-                        );
-                        // On the way to API the gate refuses with every reason, this one among
-                        // them (the mappings that would be dropped are named there).
-                        if !steps.contains(&Stage::Api) {
-                            return Err(StageError::NotVerified(why));
-                        }
+                    // On the way to API the gate refuses with every reason, this one among
+                    // them (the mappings that would be dropped are named there).
+                    if !report.passed && !steps.contains(&Stage::Api) {
+                        return Err(StageError::NotVerified {
+                            cluster: self.cluster.name.clone(),
+                            lost: report.lost(),
+                        });
                     }
                 }
                 Stage::Api => self.api(opts).await?,
@@ -439,9 +492,7 @@ fn progress_spinner() -> Option<indicatif::ProgressBar> {
 /// Asks on the terminal; refuses without one.
 pub fn confirm_interactively(question: &str) -> Result<bool, StageError> {
     if !std::io::stdin().is_terminal() {
-        return Err(StageError::Refused(
-            "this changes the cluster and there is no terminal to ask on: pass --yes".into(),
-        ));
+        return Err(Refusal::NoTerminal.into());
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();

@@ -24,7 +24,7 @@ impl Run<'_> {
             self.say(&format!(
                 "         update {id} ended {}{}",
                 status.as_str(),
-                errors_suffix(&errors)
+                super::errors_suffix(&errors)
             ));
         }
         Ok(())
@@ -57,10 +57,10 @@ impl Run<'_> {
             let elapsed = start.elapsed();
             if elapsed > opts.update_timeout {
                 finish(&spinner);
-                return Err(StageError::Failed(format!(
-                    "update {id} is still in progress after {}s; run the same command again to keep waiting",
-                    elapsed.as_secs()
-                )));
+                return Err(StageError::UpdateTimeout {
+                    update_id: id.to_string(),
+                    seconds: elapsed.as_secs(),
+                });
             }
             if let Some(s) = &spinner {
                 s.set_message(format!("update {id} in progress ({}s)", elapsed.as_secs()));
@@ -162,12 +162,12 @@ impl Run<'_> {
             },
         )?;
         if status != UpdateStatus::Successful {
-            return Err(StageError::Failed(format!(
-                "the switch to {} (update {id}) ended {}{}; the cluster is unchanged and the same command retries it",
-                target.as_str(),
-                status.as_str(),
-                errors_suffix(&errors)
-            )));
+            return Err(StageError::UpdateFailed {
+                target: target.as_str(),
+                update_id: id,
+                status: status.as_str().into(),
+                errors,
+            });
         }
         self.cluster.info = self
             .cluster
@@ -179,13 +179,5 @@ impl Run<'_> {
             target.as_str()
         ));
         Ok(())
-    }
-}
-
-fn errors_suffix(errors: &[String]) -> String {
-    if errors.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", errors.join("; "))
     }
 }

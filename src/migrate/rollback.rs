@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::backup::data_diff;
 use super::state::{Event, JournalOp, Record, Step};
-use super::{Run, StageError, TAG_CREATED_BY, confirm_interactively};
+use super::{Refusal, Run, StageError, TAG_CREATED_BY, confirm_interactively};
 use crate::live::configmap_json;
 use crate::live::eks::AuthenticationMode;
 use crate::model::{AccessScope, PolicyAssociation};
@@ -200,9 +200,7 @@ impl Run<'_> {
         self.cluster.info = self.cluster.eks.describe_cluster(&cluster).await?;
         match self.cluster.info.authentication_mode {
             Some(AuthenticationMode::Api) => {
-                return Err(StageError::Refused(
-                    "the cluster is in API mode: aws-auth is no longer consulted and EKS allows no way back, so deleting entries would only lock principals out. Nothing was changed; fix access through access entries instead".into(),
-                ));
+                return Err(Refusal::ApiMode.into());
             }
             Some(AuthenticationMode::ConfigMap) => {
                 self.say("rollback the cluster is in CONFIG_MAP: no access entries exist, aws-auth governs access; nothing to undo");
@@ -226,9 +224,7 @@ impl Run<'_> {
             plan.ops.len() - deletes
         ));
         if !plan.ops.is_empty() && !yes && !confirm_interactively("Proceed?")? {
-            return Err(StageError::Refused(
-                "nothing was changed: answer `y` or pass --yes".into(),
-            ));
+            return Err(Refusal::NotConfirmed.into());
         }
         self.journal(
             Step::Rollback,
@@ -298,7 +294,11 @@ impl Run<'_> {
                 policy_arn,
             } => eks.disassociate(cluster, principal_arn, policy_arn).await?,
             JournalOp::SwitchMode { .. } | JournalOp::Create { .. } | JournalOp::Adopt { .. } => {
-                return Err(StageError::Failed(format!("rollback never sends `{op}`")));
+                // plan_rollback makes none of these.
+                return Err(StageError::Conflict {
+                    principal_arn: op.principal_arn().unwrap_or_default().to_string(),
+                    reason: format!("rollback does not send `{op}`"),
+                });
             }
         }
         Ok(())

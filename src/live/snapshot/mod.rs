@@ -282,7 +282,9 @@ pub async fn take(fleet: &Fleet, defaults: &AwsArgs, concurrency: usize) -> Snap
 
 async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRead, String> {
     let aws = c.aws(defaults);
-    let sdk = crate::live::aws::sdk_config(&aws).await?;
+    let sdk = crate::live::aws::sdk_config(&aws)
+        .await
+        .map_err(|e| e.to_string())?;
     let cluster = Cluster::connect(&c.name, sdk.clone(), None, None)
         .await
         .map_err(|e| e.to_string())?;
