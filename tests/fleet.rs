@@ -529,3 +529,44 @@ async fn the_html_report_opens_in_a_real_browser() {
         png.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_switch_to_api_needs_the_fleet_confirmed_and_each_clusters_gate() {
+    let sim = world(2).build().unwrap();
+    let server = eks_sim::start(sim.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let fleet = fleet_file(dir.path(), 2, 2, &[]);
+    let fleet = fleet.to_str().unwrap();
+    let to_api = [
+        "migrate", "--fleet", fleet, "--to", "api", "--yes", "-o", "json",
+    ];
+    let refused = fleet_run(&server, &state, &to_api, &[]).await;
+    refused.expect_code(4);
+    assert!(
+        refused.stderr.contains("--confirm-fleet 2"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        (mode_of(&sim, 0), mode_of(&sim, 1)),
+        ("CONFIG_MAP", "CONFIG_MAP")
+    );
+    // A wrong count is no confirmation either.
+    let mut wrong = to_api.to_vec();
+    wrong.extend(["--confirm-fleet", "3"]);
+    fleet_run(&server, &state, &wrong, &[]).await.expect_code(4);
+
+    let mut confirmed = to_api.to_vec();
+    confirmed.extend(["--confirm-fleet", "2"]);
+    let out = fleet_run(&server, &state, &confirmed, &[]).await;
+    out.expect_code(0);
+    let report = out.json();
+    for c in report["clusters"].as_array().unwrap() {
+        assert_eq!(c["outcome"], "done", "{c}");
+        assert_eq!(c["modeAfter"], "API", "{c}");
+        // Each cluster went through its own verification on the way.
+        assert_eq!(c["verification"][0], true, "{c}");
+    }
+    assert_eq!((mode_of(&sim, 0), mode_of(&sim, 1)), ("API", "API"));
+}
