@@ -565,6 +565,7 @@ impl FleetRun<'_> {
             };
             run.include_ineffective = self.options.include_ineffective;
             run.lock = Some(handle);
+            run.spinner = false;
             let outcome = while_locked(lock, run.migrate(to, &opts)).await;
             (outcome, std::mem::take(&mut run.blockers))
         };

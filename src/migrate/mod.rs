@@ -192,6 +192,9 @@ pub struct Run<'a> {
     pub lock: Option<lock::LockHandle>,
     /// Blocker findings of the last plan (`code: message`), for reports.
     pub blockers: Vec<String>,
+    /// A spinner of its own while an update runs (on a terminal); a fleet run shows its
+    /// progress in its own bars instead, and gets a line.
+    pub spinner: bool,
 }
 
 impl<'a> Run<'a> {
@@ -214,6 +217,7 @@ impl<'a> Run<'a> {
             out,
             lock: None,
             blockers: Vec::new(),
+            spinner: true,
         })
     }
 

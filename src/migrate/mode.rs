@@ -37,7 +37,12 @@ impl Run<'_> {
         opts: &MigrateOptions,
     ) -> Result<(UpdateStatus, Vec<String>), StageError> {
         let start = Instant::now();
-        let spinner = progress_spinner();
+        let spinner = if self.spinner {
+            progress_spinner()
+        } else {
+            self.say(&format!("waiting  for update {id}"));
+            None
+        };
         let finish = |s: &Option<indicatif::ProgressBar>| {
             if let Some(s) = s {
                 s.finish_and_clear();
