@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
 use tokio::sync::Mutex;
 
 use crate::eks::ClusterInfo;
@@ -131,12 +131,6 @@ impl KubeAccess {
                 None => return Ok(items),
             }
         }
-    }
-
-    /// Replaces `kube-system/aws-auth`; the object's resourceVersion makes it conditional.
-    pub async fn replace_aws_auth(&self, cm: &ConfigMap) -> Result<ConfigMap, KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client().await?, "kube-system");
-        Ok(api.replace("aws-auth", &PostParams::default(), cm).await?)
     }
 }
 
