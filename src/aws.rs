@@ -32,9 +32,15 @@ pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, String> {
         loader = loader.profile_name(profile);
     }
     let base = loader.load().await;
-    if base.region().is_none() {
+    let Some(region) = base.region() else {
         return Err("no AWS region: pass --region or set AWS_REGION".into());
-    }
+    };
+    tracing::debug!(
+        %region,
+        profile = args.profile.as_deref(),
+        role_arn = args.role_arn.as_deref(),
+        "AWS configuration loaded"
+    );
     let Some(role_arn) = &args.role_arn else {
         return Ok(base);
     };

@@ -31,6 +31,10 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log what the tool does on stderr; -vv adds the AWS SDK's and kube-rs' requests, -vvv
+    /// everything (credentials are never logged). RUST_LOG, when set, replaces this filter.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]

@@ -700,6 +700,15 @@ impl Eks {
         loop {
             match call().await {
                 Err(e) if retryable(&e) && attempt < attempts => {
+                    tracing::info!(
+                        operation = e.operation,
+                        code = %e.code,
+                        attempt,
+                        of = attempts,
+                        delay_ms = delay.as_millis(),
+                        "retrying: {}",
+                        e.message
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.patience.max_delay);
                     attempt += 1;

@@ -88,6 +88,13 @@ impl KubeAccess {
                 config.root_cert = Some(pem_certificates(&pem)?);
                 config.auth_info.token = Some(token.into());
                 let client = kube::Client::try_from(config)?;
+                // Never the token itself: it is a credential for its lifetime.
+                tracing::info!(
+                    cluster = %cluster.name,
+                    endpoint = %cluster.endpoint,
+                    renewed = cached.is_some(),
+                    "Kubernetes API client ready (EKS token)"
+                );
                 *cached = Some((Instant::now(), client.clone()));
                 Ok(client)
             }
@@ -105,6 +112,12 @@ impl KubeAccess {
                     None => kube::Config::from_kubeconfig(&options).await,
                 }
                 .map_err(|e| KubeError::Setup(e.to_string()))?;
+                tracing::info!(
+                    kubeconfig = ?path,
+                    context = ?context,
+                    server = %config.cluster_url,
+                    "Kubernetes API client ready (kubeconfig)"
+                );
                 Ok(kube::Client::try_from(config)?)
             }
         }

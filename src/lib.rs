@@ -16,6 +16,7 @@ pub mod findings;
 pub mod fleet;
 pub mod kubeapi;
 pub mod live;
+pub mod logging;
 pub mod migrate;
 pub mod model;
 pub mod options;

@@ -603,6 +603,11 @@ async fn review(
                 if !retryable || attempt >= 6 {
                     return Err(e);
                 }
+                tracing::info!(
+                    attempt,
+                    delay_ms = delay.as_millis(),
+                    "retrying SubjectAccessReview: {e}"
+                );
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
