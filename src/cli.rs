@@ -59,6 +59,26 @@ pub enum Command {
     /// Export live clusters (`--fleet FILE` or `--cluster NAME`) into an eks-sim world file, to
     /// rehearse a migration against a copy of the fleet. Read-only; writes no secrets.
     Snapshot(crate::snapshot::SnapshotArgs),
+    /// Print a shell completion script: `source <(aws-auth-migrate completions bash)`, or save it
+    /// where the shell looks for completions (see README).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `aws-auth-migrate man | man -l -`. With a subcommand, the
+    /// page of that subcommand (aws-auth-migrate-SUBCOMMAND(1)) and all its options.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (default: the tool's, which lists them all).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// How to reach one live cluster.
@@ -282,6 +302,59 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rollback(args) => block_on(crate::commands::rollback(args)),
         Command::Status(args) => block_on(crate::commands::status(args)),
         Command::Snapshot(args) => block_on(crate::commands::snapshot(args)),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man(args) => man_page(args.subcommand.as_deref()),
+    }
+}
+
+/// The command line as clap sees it, named as installed.
+fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().bin_name(BIN)
+}
+
+const BIN: &str = "aws-auth-migrate";
+
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), BIN, &mut script);
+    write_stdout(&script, "the completion script")
+}
+
+/// The tool's manual page, or one subcommand's.
+fn man_page(subcommand: Option<&str>) -> i32 {
+    let mut cmd = command().disable_help_subcommand(true);
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                eprintln!(
+                    "error: `{name}` is not a subcommand (one of: {})",
+                    names.join(", ")
+                );
+                return exit::USAGE;
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    let man = clap_mangen::Man::new(page).source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")));
+    if let Err(e) = man.render(&mut roff) {
+        return fail(&format!("cannot render the manual page: {e}"));
+    }
+    write_stdout(&roff, "the manual page")
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8], what: &str) -> i32 {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            fail(&format!("cannot write {what}: {e}"))
+        }
+        _ => exit::OK,
     }
 }
 
