@@ -4,5 +4,6 @@ use clap::Parser as _;
 
 fn main() {
     let cli = aws_auth_migrate::cli::Cli::parse();
+    aws_auth_migrate::cli::logging::init(cli.verbose);
     std::process::exit(aws_auth_migrate::cli::run(cli));
 }

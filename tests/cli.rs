@@ -154,3 +154,117 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(3), "the plan's own status, not a crash");
 }
+
+/// The subcommands as the binary defines them, so a new one is checked without editing here.
+fn subcommands() -> Vec<String> {
+    use clap::CommandFactory as _;
+    aws_auth_migrate::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+#[test]
+fn completions_for_every_shell_know_the_subcommands_and_options() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(out.stderr.is_empty(), "{shell}");
+        let script = text(&out.stdout);
+        // fish names long options without their dashes (`-l fleet`).
+        let long = if shell == "fish" { "-l " } else { "--" };
+        for word in ["migrate", "rollback"]
+            .map(String::from)
+            .into_iter()
+            .chain(["fleet", "to", "verbose"].map(|o| format!("{long}{o}")))
+        {
+            assert!(script.contains(&word), "{shell}: no {word}");
+        }
+    }
+    // bash reads the script and registers it for the binary's name.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aws-auth-migrate.bash");
+    std::fs::write(&file, run(&["completions", "bash"]).stdout).unwrap();
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "source \"$1\" && complete -p aws-auth-migrate",
+            "bash",
+        ])
+        .arg(&file)
+        .output()
+        .expect("bash runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let registered = text(&out.stdout);
+    assert!(
+        registered.starts_with("complete ")
+            && registered.contains(" -F _aws__auth__migrate aws-auth-migrate"),
+        "{registered}"
+    );
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_names_every_subcommand() {
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+    let page = text(&out.stdout);
+    // After the preamble's definition of the apostrophe string, the title.
+    let first = page
+        .lines()
+        .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+        .unwrap();
+    assert!(first.starts_with(".TH aws-auth-migrate 1 "), "{page}");
+    assert!(page.contains("\n.SH SYNOPSIS\n") && page.contains("\n.SH SUBCOMMANDS\n"));
+    let names = subcommands();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(
+            page.contains(&format!(
+                "aws\\-auth\\-migrate\\-{}(1)",
+                name.replace('-', "\\-")
+            )),
+            "{name} is not in the page"
+        );
+        // Each has a page of its own, with its options.
+        let sub = run(&["man", &name]);
+        assert_eq!(sub.status.code(), Some(0), "{name}");
+        let sub = text(&sub.stdout);
+        assert!(
+            sub.contains(&format!(".TH aws-auth-migrate-{name} 1 ")),
+            "{sub}"
+        );
+        assert!(sub.contains("\n.SH OPTIONS\n"), "{name}");
+    }
+    let migrate = text(&run(&["man", "migrate"]).stdout);
+    assert!(migrate.contains("\\fB\\-\\-to\\fR") && migrate.contains("\\fB\\-\\-fleet\\fR"));
+    let out = run(&["man", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("one of: plan, migrate"));
+}
+
+#[test]
+fn verbose_is_accepted_anywhere_and_quiet_by_default() {
+    for args in [
+        &["-v", "plan", "testdata/examples/prod.yaml"][..],
+        &["plan", "-vv", "testdata/examples/prod.yaml"],
+        &["plan", "testdata/examples/prod.yaml", "--verbose"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+    }
+    // A filter RUST_LOG cannot parse is said, and -v's is used.
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["plan", "testdata/examples/prod.yaml"])
+        .env("RUST_LOG", "aws_auth_migrate=loud")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).starts_with("warning: RUST_LOG is not a valid filter"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -168,12 +168,34 @@ pub fn verify_presigned_get_caller_identity_at(
         .ok_or(TokenError::UnknownAccessKey(auth.access_key_id))
 }
 
+/// The DNS suffixes of the partitions' regional endpoints (AWS's `partitions.json`): aws and
+/// aws-us-gov, aws-cn, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-eusc.
+const DNS_SUFFIXES: [&str; 7] = [
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "c2s.ic.gov",
+    "sc2s.sgov.gov",
+    "cloud.adc-e.uk",
+    "csp.hci.ic.gov",
+    "amazonaws.eu",
+];
+
+/// The global STS host, or `sts.REGION.SUFFIX` of a partition, or the simulator itself.
 fn is_sts_host(sim: &Sim, host: &str, host_header: &str) -> bool {
     if host == "sts.amazonaws.com" {
         return true;
     }
     let regional = host.strip_prefix("sts.").is_some_and(|rest| {
-        rest.ends_with(".amazonaws.com") || rest.ends_with(".amazonaws.com.cn")
+        DNS_SUFFIXES.iter().any(|suffix| {
+            rest.strip_suffix(suffix)
+                .and_then(|r| r.strip_suffix('.'))
+                .is_some_and(|region| {
+                    !region.is_empty()
+                        && region
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                })
+        })
     });
     let own = sim
         .endpoints()

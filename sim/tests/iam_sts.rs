@@ -377,11 +377,37 @@ async fn eks_tokens_are_verified_for_signature_cluster_and_age() {
         verify_presigned_get_caller_identity(&sim, other_action, "prod"),
         Err(TokenError::NotGetCallerIdentity(_))
     ));
-    let evil_host = "https://evil.example.com/?Action=GetCallerIdentity&Version=2011-06-15";
-    assert!(matches!(
-        verify_presigned_get_caller_identity(&sim, evil_host, "prod"),
-        Err(TokenError::NotGetCallerIdentity(_))
-    ));
+    for evil_host in [
+        "https://evil.example.com/?Action=GetCallerIdentity&Version=2011-06-15",
+        "https://sts.evil.example.com/?Action=GetCallerIdentity&Version=2011-06-15",
+        "https://sts.amazonaws.com.evil.example/?Action=GetCallerIdentity&Version=2011-06-15",
+        "https://sts.evil.example.c2s.ic.gov/?Action=GetCallerIdentity&Version=2011-06-15",
+    ] {
+        assert!(
+            matches!(
+                verify_presigned_get_caller_identity(&sim, evil_host, "prod"),
+                Err(TokenError::NotGetCallerIdentity(_))
+            ),
+            "{evil_host}"
+        );
+    }
+    // The regional STS host of every partition (the authenticator takes its partition's).
+    for sts in [
+        "https://sts.cn-north-1.amazonaws.com.cn",
+        "https://sts.us-gov-west-1.amazonaws.com",
+        "https://sts.us-iso-east-1.c2s.ic.gov",
+        "https://sts.us-isob-east-1.sc2s.sgov.gov",
+        "https://sts.eu-isoe-west-1.cloud.adc-e.uk",
+        "https://sts.us-isof-south-1.csp.hci.ic.gov",
+        "https://sts.eusc-de-east-1.amazonaws.eu",
+    ] {
+        let token = presign_at(sts, ADMIN_KEY, ADMIN_SECRET, None, "prod", true, now);
+        assert_eq!(
+            verify_token(&sim, &token, "prod").map(|who| who.arn),
+            Ok(user(A, "admin")),
+            "{sts}"
+        );
+    }
 
     // X-Amz-Expires is 60 s here, as `aws eks get-token` writes it, but the authenticator
     // ignores it: a token is good for 15 minutes from X-Amz-Date, and not a second longer.

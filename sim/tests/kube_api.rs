@@ -424,3 +424,38 @@ async fn random_faults_reach_kube_requests_of_the_named_operation() {
         3
     );
 }
+
+/// The API server reads at most 3 MiB of a request body; beyond that it answers 413 before
+/// looking at the request.
+#[tokio::test]
+async fn request_bodies_over_the_limit_are_refused() {
+    let sim = sim();
+    let _server = serve(&sim).await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&sim, &cluster_key("prod"), ADMIN_KEY), "dev");
+    let config_map = |name: &str, bytes: usize| ConfigMap {
+        metadata: meta(name, Some("dev")),
+        data: Some(BTreeMap::from([("blob".to_string(), "x".repeat(bytes))])),
+        ..ConfigMap::default()
+    };
+    let err = api
+        .create(&PostParams::default(), &config_map("huge", 3 * 1024 * 1024))
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 413, "{status:?}");
+            assert_eq!(status.reason, "RequestEntityTooLarge");
+            assert_eq!(status.message, "Request entity too large: limit is 3145728");
+        }
+        other => panic!("expected an API error, got {other:?}"),
+    }
+    assert_eq!(api_code(api.get("huge").await.unwrap_err()), 404);
+    // Under the limit, the same request goes through.
+    api.create(&PostParams::default(), &config_map("large", 512 * 1024))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get("large").await.unwrap().data.unwrap()["blob"].len(),
+        512 * 1024
+    );
+}

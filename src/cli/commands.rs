@@ -302,6 +302,7 @@ async fn lock(
             if let Some(note) = l.taken_over() {
                 eprintln!("note: {note}");
             }
+            tracing::info!(cluster = %cluster.name, run_id, command, "cluster lock taken");
             Ok(l)
         }
         Err(LockError::Held(why)) => {
@@ -355,6 +356,12 @@ pub async fn migrate(args: MigrateArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
+    tracing::info!(
+        cluster = args.target.cluster.as_deref().unwrap_or_default(),
+        run_id = %run_id,
+        to = args.to.name(),
+        "migration run started"
+    );
     run.run_id = run_id;
     run.include_ineffective = args.include_ineffective;
     match held {

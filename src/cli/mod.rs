@@ -1,6 +1,7 @@
 //! Command-line definitions (clap) and their wiring to the library.
 
 pub mod commands;
+pub mod logging;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -33,6 +34,10 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log what the tool does on stderr; -vv adds the AWS SDK's and kube-rs' requests, -vvv
+    /// everything (credentials are never logged). RUST_LOG, when set, replaces this filter.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +62,26 @@ pub enum Command {
     /// Export live clusters (`--fleet FILE` or `--cluster NAME`) into an eks-sim world file, to
     /// rehearse a migration against a copy of the fleet. Read-only; writes no secrets.
     Snapshot(crate::live::snapshot::SnapshotArgs),
+    /// Print a shell completion script: `source <(aws-auth-migrate completions bash)`, or save it
+    /// where the shell looks for completions (see README).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `aws-auth-migrate man | man -l -`. With a subcommand, the
+    /// page of that subcommand (aws-auth-migrate-SUBCOMMAND(1)) and all its options.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (default: the tool's, which lists them all).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// How to reach one live cluster.
@@ -295,9 +320,56 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rollback(args) => block_on(crate::cli::commands::rollback(args)),
         Command::Status(args) => block_on(crate::cli::commands::status(args)),
         Command::Snapshot(args) => block_on(crate::cli::commands::snapshot(args)),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man(args) => man_page(args.subcommand.as_deref()),
     }
 }
 
+/// The command line as clap sees it, named as installed.
+fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().bin_name(BIN)
+}
+
+const BIN: &str = "aws-auth-migrate";
+
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), BIN, &mut script);
+    emit(&String::from_utf8_lossy(&script))
+        .err()
+        .unwrap_or(exit::OK)
+}
+
+/// The tool's manual page, or one subcommand's.
+fn man_page(subcommand: Option<&str>) -> i32 {
+    let mut cmd = command().disable_help_subcommand(true);
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => match cmd.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                eprintln!(
+                    "error: `{name}` is not a subcommand (one of: {})",
+                    names.join(", ")
+                );
+                return exit::USAGE;
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    let man = clap_mangen::Man::new(page).source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")));
+    if let Err(e) = man.render(&mut roff) {
+        return fail(&format!("cannot render the manual page: {e}"));
+    }
+    emit(&String::from_utf8_lossy(&roff))
+        .err()
+        .unwrap_or(exit::OK)
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
 fn block_on(f: impl std::future::Future<Output = i32>) -> i32 {
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()

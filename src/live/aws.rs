@@ -39,9 +39,15 @@ pub async fn sdk_config(args: &AwsArgs) -> Result<SdkConfig, ConfigError> {
         loader = loader.profile_name(profile);
     }
     let base = loader.load().await;
-    if base.region().is_none() {
+    let Some(region) = base.region() else {
         return Err(ConfigError::NoRegion);
-    }
+    };
+    tracing::debug!(
+        %region,
+        profile = args.profile.as_deref(),
+        role_arn = args.role_arn.as_deref(),
+        "AWS configuration loaded"
+    );
     let Some(role_arn) = &args.role_arn else {
         return Ok(base);
     };

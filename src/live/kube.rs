@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::{self, PemObject};
 use tokio::sync::Mutex;
 
 use crate::live::eks::ClusterInfo;
@@ -86,6 +88,13 @@ impl KubeAccess {
                 config.root_cert = Some(pem_certificates(&pem)?);
                 config.auth_info.token = Some(token.into());
                 let client = kube::Client::try_from(config)?;
+                // Never the token itself: it is a credential for its lifetime.
+                tracing::info!(
+                    cluster = %cluster.name,
+                    endpoint = %cluster.endpoint,
+                    renewed = cached.is_some(),
+                    "Kubernetes API client ready (EKS token)"
+                );
                 *cached = Some((Instant::now(), client.clone()));
                 Ok(client)
             }
@@ -103,6 +112,12 @@ impl KubeAccess {
                     None => kube::Config::from_kubeconfig(&options).await,
                 }
                 .map_err(|e| KubeError::Setup(e.to_string()))?;
+                tracing::info!(
+                    kubeconfig = ?path,
+                    context = ?context,
+                    server = %config.cluster_url,
+                    "Kubernetes API client ready (kubeconfig)"
+                );
                 Ok(kube::Client::try_from(config)?)
             }
         }
@@ -132,40 +147,98 @@ impl KubeAccess {
             }
         }
     }
-
-    /// Replaces `kube-system/aws-auth`; the object's resourceVersion makes it conditional.
-    pub async fn replace_aws_auth(&self, cm: &ConfigMap) -> Result<ConfigMap, KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client().await?, "kube-system");
-        Ok(api.replace("aws-auth", &PostParams::default(), cm).await?)
-    }
 }
 
-/// DER certificates of a PEM bundle.
+/// DER certificates of a PEM bundle (DescribeCluster's certificate authority data, base64
+/// decoded). Sections other than certificates are skipped; a bundle without any certificate, a
+/// section without its END line or a body that is not base64 is an error.
 fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, KubeError> {
-    let text =
-        std::str::from_utf8(pem).map_err(|_| KubeError::Setup("the CA is not PEM text".into()))?;
-    let mut out = Vec::new();
-    let mut body = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("-----BEGIN") {
-            inside = true;
-            body.clear();
-        } else if line.starts_with("-----END") {
-            inside = false;
-            out.push(
-                STANDARD
-                    .decode(&body)
-                    .map_err(|e| KubeError::Setup(format!("bad CA certificate: {e}")))?,
-            );
-        } else if inside {
-            body.push_str(line.trim());
-        }
-    }
-    if out.is_empty() {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            let why = match e {
+                pem::Error::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
+                pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
+                pem::Error::Base64Decode(e) => format!("a certificate is not base64 ({e})"),
+                e => e.to_string(),
+            };
+            KubeError::Setup(format!("bad certificate authority data: {why}"))
+        })?;
+    if certificates.is_empty() {
         return Err(KubeError::Setup(
-            "the CA bundle holds no certificate".into(),
+            "bad certificate authority data: it holds no PEM certificate".into(),
         ));
     }
-    Ok(out)
+    Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup_error(pem: &[u8]) -> String {
+        match pem_certificates(pem) {
+            Err(KubeError::Setup(why)) => why,
+            other => panic!("expected a setup error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bundle_of_two_certificates() {
+        let (a, b) = (
+            eks_sim::tls::ClusterCa::generate().unwrap(),
+            eks_sim::tls::ClusterCa::generate().unwrap(),
+        );
+        // CRLF line ends and text around the sections, as bundles written by hand have.
+        let bundle = format!(
+            "# cluster CA\n{}\r\nsome comment\n{}",
+            a.ca_pem().replace('\n', "\r\n"),
+            b.ca_pem()
+        );
+        assert_eq!(
+            pem_certificates(bundle.as_bytes()).unwrap(),
+            vec![a.ca_der(), b.ca_der()]
+        );
+        // A key in the bundle is not a root certificate.
+        let with_key = format!(
+            "{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            a.ca_pem()
+        );
+        assert_eq!(
+            pem_certificates(with_key.as_bytes()).unwrap(),
+            vec![a.ca_der()]
+        );
+    }
+
+    #[test]
+    fn empty_and_garbage_bundles_are_clear_errors() {
+        for empty in [
+            &b""[..],
+            b"\n\n",
+            b"not PEM at all",
+            &[0xff, 0xfe, 0x00, 0x80],
+        ] {
+            assert_eq!(
+                setup_error(empty),
+                "bad certificate authority data: it holds no PEM certificate",
+                "{empty:?}"
+            );
+        }
+        let ca = eks_sim::tls::ClusterCa::generate().unwrap();
+        let pem = ca.ca_pem();
+        let truncated = &pem[..pem.find("-----END").unwrap()];
+        assert!(
+            setup_error(truncated.as_bytes()).contains("has no END line"),
+            "{}",
+            setup_error(truncated.as_bytes())
+        );
+        let bad_base64 =
+            "-----BEGIN CERTIFICATE-----\n@@@not base64@@@\n-----END CERTIFICATE-----\n";
+        assert!(
+            setup_error(bad_base64.as_bytes()).contains("is not base64"),
+            "{}",
+            setup_error(bad_base64.as_bytes())
+        );
+    }
 }

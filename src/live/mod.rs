@@ -100,6 +100,14 @@ impl Cluster {
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let eks = Eks::new(aws_sdk_eks::Client::new(&sdk), region);
         let info = eks.describe_cluster(name).await?;
+        tracing::info!(
+            cluster = name,
+            arn = %info.arn,
+            endpoint = %info.endpoint,
+            mode = info.authentication_mode.map_or("unknown", |m| m.as_str()),
+            status = %info.status,
+            "cluster described"
+        );
         let kube = if kubeconfig.is_some() || context.is_some() {
             KubeAccess::Kubeconfig {
                 path: kubeconfig,

@@ -31,6 +31,12 @@ impl Backoff {
         loop {
             match call().await {
                 Err(e) if retryable(&e) && attempt < self.attempts => {
+                    tracing::info!(
+                        attempt,
+                        of = self.attempts,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying after a retryable error"
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.max_delay);
                     attempt += 1;

@@ -98,19 +98,100 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600.
+/// Writes `bytes` to `path` atomically with mode 0600: a uniquely named temporary file in the
+/// same folder is written, fsync'd and renamed over `path`, then the folder is fsync'd. Readers
+/// see the old or the new content, never a mix, even with concurrent writers (the last rename
+/// wins); a failed write removes its temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{} names no file", path.display())))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
     {
-        let mut f = private_file(&tmp, true)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o600));
     }
-    fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        File::open(parent)?.sync_all()?;
-    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+// Kept next to `write_atomic` rather than in `tests` below, which covers the journal.
+#[cfg(test)]
+mod write_atomic_tests {
+    use super::*;
+
+    /// Two writers replace the same file while a reader reads it: every read is one writer's
+    /// whole content, the file stays 0600, and no temporary file is left behind.
+    #[test]
+    fn concurrent_writers_never_leave_a_torn_or_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("verification.json");
+        // Large enough that a non-atomic write is observable half done.
+        let contents: [Vec<u8>; 2] = [vec![b'a'; 256 * 1024], vec![b'b'; 192 * 1024]];
+        write_atomic(&path, &contents[0]).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let writers: Vec<_> = contents
+                .iter()
+                .map(|c| {
+                    let path = &path;
+                    s.spawn(move || (0..60).try_for_each(|_| write_atomic(path, c)))
+                })
+                .collect();
+            let reader = s.spawn(|| {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || reads == 0 {
+                    let seen = fs::read(&path).unwrap();
+                    assert!(
+                        contents.contains(&seen),
+                        "a torn file: {} bytes, starting {:?}",
+                        seen.len(),
+                        seen.first()
+                    );
+                    reads += 1;
+                }
+                reads
+            });
+            let written: Vec<io::Result<()>> =
+                writers.into_iter().map(|w| w.join().unwrap()).collect();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+            for w in written {
+                w.unwrap();
+            }
+        });
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["verification.json"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    /// A folder that does not exist is an error, and leaves nothing behind.
+    #[test]
+    fn a_missing_folder_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = write_atomic(&tmp.path().join("gone/x.json"), b"{}").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
 }
 
 fn private_file(path: &Path, truncate: bool) -> io::Result<File> {

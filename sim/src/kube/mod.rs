@@ -16,8 +16,9 @@ pub mod status;
 
 use std::time::Duration;
 
-use axum::body::Body;
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -97,7 +98,7 @@ impl std::error::Error for DroppedConnection {}
 async fn handle(
     sim: Sim,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
     let (parts, body) = req.into_parts();
     let Some((key, api_path)) = split_cluster_path(parts.uri.path()) else {
         return Ok(error_response(&sim, &ApiError::no_route()));
@@ -126,8 +127,14 @@ async fn handle(
         Outcome::Throttle => return Ok(error_response(&sim, &ApiError::too_many_requests())),
     }
 
-    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
-        Ok(b) => b,
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return Ok(error_response(
+                &sim,
+                &ApiError::request_entity_too_large(MAX_BODY),
+            ));
+        }
         Err(e) => {
             return Ok(error_response(
                 &sim,
@@ -195,14 +202,14 @@ async fn handle(
     Ok(response)
 }
 
-fn error_response(sim: &Sim, error: &ApiError) -> Response<Body> {
+fn error_response(sim: &Sim, error: &ApiError) -> Response<Full<Bytes>> {
     sim.counters().record_outcome(error.reason);
     json_response(error.code, &error.to_json())
 }
 
-fn json_response(code: StatusCode, value: &serde_json::Value) -> Response<Body> {
+fn json_response(code: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
     let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(Body::from(body));
+    let mut response = Response::new(Full::from(body));
     *response.status_mut() = code;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
