@@ -147,7 +147,9 @@ const OPERATION_VERBS: [&str; 16] = [
 
 /// Methods of the standard library that look like operations to the scan (`m.get_mut().…`).
 /// A false positive of the scan belongs here; a real SDK call never does.
-const NOT_OPERATIONS: [&str; 4] = [
+const NOT_OPERATIONS: [&str; 5] = [
+    // clap's, in the man page command.
+    "get_subcommands",
     "get_mut",
     "get_ref",
     "get_pin_mut",
@@ -229,7 +231,11 @@ fn the_script_covers_every_aws_operation_the_tool_calls() {
     let listed_ops: Vec<String> = listed.iter().filter_map(op_name).collect();
 
     let mut files = Vec::new();
-    rust_files(&root().join("src"), &mut files);
+    // AWS is called only from the network code and the commands' wiring (tests/layout.rs
+    // keeps the offline core free of it).
+    for dir in ["live", "migrate", "cli"] {
+        rust_files(&root().join("src").join(dir), &mut files);
+    }
     let mut called: Vec<(String, String)> = Vec::new(); // (operation, where)
     for f in &files {
         let text = std::fs::read_to_string(f).expect("a source file");
