@@ -396,6 +396,7 @@ impl<'a> Run<'a> {
         opts: &MigrateOptions,
     ) -> Result<(), StageError> {
         for step in steps {
+            tracing::info!(cluster = %self.cluster.name, stage = step.name(), "stage started");
             match step {
                 Stage::Backup => self.backup(&plan)?,
                 Stage::Dual => {

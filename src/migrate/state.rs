@@ -194,14 +194,10 @@ mod write_atomic_tests {
     }
 }
 
-fn private_file(path: &Path, truncate: bool) -> io::Result<File> {
+/// Opens `path` for appending, creating it with mode 0600.
+fn private_append(path: &Path) -> io::Result<File> {
     let mut o = OpenOptions::new();
-    o.write(true).create(true);
-    if truncate {
-        o.truncate(true);
-    } else {
-        o.append(true);
-    }
+    o.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -448,7 +444,7 @@ impl ClusterState {
     pub fn append(&self, record: &Record) -> io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
         line.push('\n');
-        let mut f = private_file(&self.journal_path(), false)?;
+        let mut f = private_append(&self.journal_path())?;
         f.write_all(line.as_bytes())?;
         f.sync_data()
     }
