@@ -318,16 +318,30 @@ async fn run_single(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runs_on_one_cluster_the_second_is_refused_with_the_holder() {
     let sim = world(1)
-        .update_duration(Duration::from_millis(2500))
+        .update_duration(Duration::from_millis(4000))
         .build()
         .unwrap();
     let server = eks_sim::start(sim.clone()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state_a = dir.path().join("a");
     let state_b = dir.path().join("b"); // another machine: its own state directory
+    let key = ClusterKey::new(ACCOUNTS[0], REGION, "c00");
+    let held = || {
+        sim.cluster(&key).unwrap().lock().leases.values().any(|l| {
+            l.spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.as_ref())
+                .is_some()
+        })
+    };
     let (first, second) = tokio::join!(run_single(&server, &state_a, &[], &[]), async {
-        // While the first waits for the mode switch.
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        // Once the first holds the lock (it then waits for its 4 s mode switch), however
+        // slowly it got there on a loaded machine.
+        let started = std::time::Instant::now();
+        while !held() && started.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(held(), "the first run takes the lock");
         run_single(&server, &state_b, &[], &[]).await
     });
     first.expect_code(0);
