@@ -445,7 +445,7 @@ async fn migrate_fleet(
     };
     if let Some(path) = &args.fleet.report_html
         && let Err(e) =
-            crate::migrate::fleet::write_report(path, &render(&report, FleetFormat::Html))
+            crate::migrate::state::write_atomic(path, render(&report, FleetFormat::Html).as_bytes())
     {
         return fail(&format!("--report-html {}: {e}", path.display()));
     }

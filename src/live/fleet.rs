@@ -52,6 +52,12 @@ impl FleetCluster {
             role_arn: self.role_arn.clone().or_else(|| defaults.role_arn.clone()),
         }
     }
+
+    /// Connects to this cluster with its AWS settings.
+    pub async fn connect(&self, defaults: &AwsArgs) -> Result<Cluster, crate::live::LiveError> {
+        let sdk = crate::live::aws::sdk_config(&self.aws(defaults)).await?;
+        Cluster::connect(&self.name, sdk, None, None).await
+    }
 }
 
 /// The line of `text` (a fleet file) that names cluster `name`, 1 when none does.
@@ -98,12 +104,7 @@ pub async fn plan(
 ) -> (Vec<LivePlan>, Vec<InputError>) {
     let results: Vec<Result<LivePlan, String>> = futures::stream::iter(fleet.clusters.iter())
         .map(|c| async move {
-            let sdk = crate::live::aws::sdk_config(&c.aws(defaults))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut cluster = Cluster::connect(&c.name, sdk, None, None)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut cluster = c.connect(defaults).await.map_err(|e| e.to_string())?;
             plan_cluster(&mut cluster, policy_map, role_paths, include_ineffective)
                 .await
                 .map_err(|e| e.to_string())

@@ -21,7 +21,7 @@ use crate::live::Cluster;
 use crate::live::aws::AwsArgs;
 use crate::live::fleet::{Fleet, FleetCluster};
 use crate::migrate::lock::{Holder, Lock, LockError, while_locked};
-use crate::migrate::state::{Event, StateDir, new_run_id, now, write_atomic};
+use crate::migrate::state::{Event, StateDir, append_json_line, new_run_id, now, read_json_lines};
 use crate::migrate::{MigrateOptions, Run, Stage, StageError};
 use crate::plan::options::{PolicyMap, RolePaths};
 
@@ -171,31 +171,13 @@ pub fn progress_path(states: &StateDir, fleet_file: &Path) -> PathBuf {
 /// Every record of a progress file; a torn last line (a crash while writing it) is ignored,
 /// any other unreadable line is an error.
 pub fn read_progress(path: &Path) -> std::io::Result<Vec<FleetRecord>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(r) => out.push(r),
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
-            Err(e) => {
-                return Err(std::io::Error::other(format!(
-                    "{}:{}: unreadable record: {e}",
-                    path.display(),
-                    i + 1
-                )));
-            }
-        }
-    }
-    Ok(out)
+    read_json_lines(path, |line, e| {
+        format!("{}:{line}: unreadable record: {e}", path.display())
+    })
 }
 
+/// Appends one cluster's result to the progress file, in a private folder.
 fn append_progress(path: &Path, record: &FleetRecord) -> std::io::Result<()> {
-    use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
         #[cfg(unix)]
@@ -204,18 +186,7 @@ fn append_progress(path: &Path, record: &FleetRecord) -> std::io::Result<()> {
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
     }
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path)?;
-    let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
-    line.push('\n');
-    f.write_all(line.as_bytes())?;
-    f.sync_data()
+    append_json_line(path, record)
 }
 
 /// The key clusters share a throttling budget under: the account of the role to assume, else
@@ -493,15 +464,7 @@ impl FleetRun<'_> {
     ) -> ClusterResult {
         let c = &self.fleet.clusters[i];
         let mut result = self.blank(i, wave, Outcome::Failed);
-        let aws = c.aws(self.defaults);
-        let sdk = match crate::live::aws::sdk_config(&aws).await {
-            Ok(s) => s,
-            Err(e) => {
-                result.detail = e.to_string();
-                return result;
-            }
-        };
-        let mut cluster = match Cluster::connect(&c.name, sdk, None, None).await {
+        let mut cluster = match c.connect(self.defaults).await {
             Ok(cl) => cl,
             Err(e) => {
                 result.detail = e.to_string();
@@ -601,20 +564,8 @@ fn done_earlier<'r>(
         .iter()
         .rev()
         .find(|r| r.cluster == c.name && r.region == c.region)?;
-    let reached = stage_by_name(&last.target)?;
+    let reached = Stage::by_name(&last.target)?;
     (last.outcome == Outcome::Done && reached >= to).then_some(last)
-}
-
-fn stage_by_name(name: &str) -> Option<Stage> {
-    [
-        Stage::Backup,
-        Stage::Dual,
-        Stage::Entries,
-        Stage::Verify,
-        Stage::Api,
-    ]
-    .into_iter()
-    .find(|s| s.name() == name)
 }
 
 /// The caller's ARN, for the lock's holder (never a credential).
@@ -691,11 +642,7 @@ pub async fn status(
                     lock: "?".into(),
                     last: last.clone(),
                 };
-                let sdk = match crate::live::aws::sdk_config(&aws).await {
-                    Ok(s) => s,
-                    Err(e) => return unreachable(e.to_string()),
-                };
-                let cluster = match Cluster::connect(&c.name, sdk, None, None).await {
+                let cluster = match c.connect(defaults).await {
                     Ok(cl) => cl,
                     Err(e) => return unreachable(e.to_string()),
                 };
@@ -758,11 +705,6 @@ async fn lock_state(cluster: &Cluster) -> Result<crate::migrate::lock::LeaseStat
         Ok(None) => Ok(crate::migrate::lock::LeaseState::Free),
         Err(e) => Err(e.to_string()),
     }
-}
-
-/// Writes `text` to `path` atomically (the HTML report).
-pub fn write_report(path: &Path, text: &str) -> std::io::Result<()> {
-    write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -194,6 +194,48 @@ mod write_atomic_tests {
     }
 }
 
+/// Appends `record` as one JSON line to `path` (created with mode 0600) and fsyncs it.
+pub fn append_json_line(path: &Path, record: &impl Serialize) -> io::Result<()> {
+    let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
+    line.push('\n');
+    let mut f = private_append(path)?;
+    f.write_all(line.as_bytes())?;
+    f.sync_data()
+}
+
+/// The records of a JSON-lines file, oldest first; none when it does not exist. A torn last
+/// line (a crash in the middle of writing it) is skipped; any other unreadable line is an
+/// error, worded by `unreadable(line number, parse error)`.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    unreadable: impl Fn(usize, serde_json::Error) -> String,
+) -> io::Result<Vec<T>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(r) => out.push(r),
+            // Only the last line, without its newline, can be torn by a crash.
+            Err(_) if i + 1 == lines.len() && !line.ends_with('\n') => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    unreadable(i + 1, e),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Opens `path` for appending, creating it with mode 0600.
 fn private_append(path: &Path) -> io::Result<File> {
     let mut o = OpenOptions::new();
@@ -442,45 +484,19 @@ impl ClusterState {
 
     /// Appends a record and fsyncs it before returning.
     pub fn append(&self, record: &Record) -> io::Result<()> {
-        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
-        line.push('\n');
-        let mut f = private_append(&self.journal_path())?;
-        f.write_all(line.as_bytes())?;
-        f.sync_data()
+        append_json_line(&self.journal_path(), record)
     }
 
     /// Every record, oldest first. A torn last line (a crash in the middle of writing it) is
     /// skipped; any other line that cannot be read is an error naming its line, since
     /// rollback and the gate must not act on a journal with records missing.
     pub fn records(&self) -> io::Result<Vec<Record>> {
-        let text = match fs::read_to_string(self.journal_path()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let mut out = Vec::new();
-        for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str(line) {
-                Ok(r) => out.push(r),
-                // Only the last line, without its newline, can be torn by a crash.
-                Err(_) if i + 1 == lines.len() && !line.ends_with('\n') => {}
-                Err(e) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{}:{}: the journal has an unreadable record ({e}); it was not written by this version of the tool or was edited",
-                            self.journal_path().display(),
-                            i + 1
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(out)
+        read_json_lines(&self.journal_path(), |line, e| {
+            format!(
+                "{}:{line}: the journal has an unreadable record ({e}); it was not written by this version of the tool or was edited",
+                self.journal_path().display()
+            )
+        })
     }
 
     /// A new, empty backup folder for `run_id`.

@@ -32,7 +32,7 @@ use crate::cli::exit;
 use crate::live::aws::AwsArgs;
 use crate::live::eks::{AuthenticationMode, ClusterDetails, FargateProfile, Nodegroup};
 use crate::live::fleet::{Fleet, FleetCluster};
-use crate::live::{self, Cluster, IamLookupError};
+use crate::live::{self, IamLookupError};
 use crate::model::arn::{self, PrincipalKind};
 use crate::model::{AccessScope, Section};
 use crate::plan::InputError;
@@ -281,13 +281,8 @@ pub async fn take(fleet: &Fleet, defaults: &AwsArgs, concurrency: usize) -> Snap
 }
 
 async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRead, String> {
-    let aws = c.aws(defaults);
-    let sdk = crate::live::aws::sdk_config(&aws)
-        .await
-        .map_err(|e| e.to_string())?;
-    let cluster = Cluster::connect(&c.name, sdk.clone(), None, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let cluster = c.connect(defaults).await.map_err(|e| e.to_string())?;
+    let sdk = cluster.sdk.clone();
     let details = cluster
         .eks
         .describe_cluster_details(&c.name)
@@ -374,7 +369,7 @@ async fn read_cluster(c: &FleetCluster, defaults: &AwsArgs) -> Result<ClusterRea
     };
     Ok(ClusterRead {
         sdk,
-        assumed_role: aws.role_arn,
+        assumed_role: c.aws(defaults).role_arn,
         details,
         caller,
         aws_auth,
